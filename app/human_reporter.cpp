@@ -1,0 +1,224 @@
+#include "app/human_reporter.hpp"
+
+#include <cstdio>
+
+namespace tcpretry::app {
+
+namespace {
+
+const char* const k_red = "31";
+const char* const k_green = "32";
+const char* const k_yellow = "33";
+const char* const k_bold = "1";
+
+std::string printf_string(const char* fmt, double v) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, fmt, v);
+    return buf;
+}
+
+std::string_view still_words(core::ErrorClass c) {
+    switch (c) {
+    case core::ErrorClass::refused:
+        return "refused";
+    case core::ErrorClass::timeout:
+        return "timing out";
+    case core::ErrorClass::unreachable:
+        return "unreachable";
+    case core::ErrorClass::reset:
+        return "reset";
+    case core::ErrorClass::local:
+        return "failing (local error)";
+    case core::ErrorClass::fatal:
+        return "failing";
+    case core::ErrorClass::resolve:
+        return "not resolving";
+    case core::ErrorClass::self_connect:
+        return "connecting to itself";
+    }
+    return "failing";
+}
+
+std::string plural(unsigned n, std::string_view word) {
+    return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+} // namespace
+
+std::string format_latency(core::Duration d) {
+    double ms = core::to_ms(d);
+    if (ms < 1)
+        return printf_string("%.2f ms", ms);
+    if (ms < 10)
+        return printf_string("%.1f ms", ms);
+    if (ms < 1000)
+        return printf_string("%.0f ms", ms);
+    return printf_string("%.1f s", ms / 1000);
+}
+
+std::string format_span(core::Duration d) {
+    double s = std::chrono::duration<double>(d).count();
+    if (s < 60)
+        return printf_string("%.1f s", s);
+    auto whole = static_cast<long long>(s);
+    char buf[48];
+    if (whole < 3600)
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", whole / 60, whole % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%lldh%02lldm", whole / 3600, (whole % 3600) / 60);
+    return buf;
+}
+
+std::string format_delay(core::Duration d) {
+    double ms = core::to_ms(d);
+    if (ms < 1000)
+        return printf_string("%.0f ms", ms);
+    return printf_string("%.1f s", ms / 1000);
+}
+
+HumanReporter::HumanReporter(Output& out, Output& err, std::vector<core::Target> targets,
+                             HumanStyle style, Now now)
+    : m_out(out), m_err(err), m_targets(std::move(targets)), m_style(style),
+      m_now(std::move(now)), m_state(m_targets.size()) {}
+
+std::string HumanReporter::paint(std::string_view text, const char* code) const {
+    if (!m_style.color)
+        return std::string(text);
+    return "\033[" + std::string(code) + "m" + std::string(text) + "\033[0m";
+}
+
+std::string HumanReporter::label(const core::Event& e) const {
+    const core::Target& t = m_targets.at(e.target);
+    std::string s = t.text;
+    // "db:5432 [10.0.0.5]"; a literal address is not repeated.
+    if (e.address && e.address->address != t.host)
+        s += " [" + e.address->address + "]";
+    return s;
+}
+
+void HumanReporter::print(std::string line) {
+    if (m_style.verbosity == Verbosity::quiet)
+        return;
+    m_out.write_line(line);
+}
+
+void HumanReporter::flush_pending() {
+    if (m_pending) {
+        print(std::move(*m_pending));
+        m_pending.reset();
+    }
+}
+
+std::string HumanReporter::still_line(const core::Event& e, const TargetState& t) const {
+    return m_targets.at(e.target).text + " still " + std::string(still_words(*t.last_error)) +
+           " after " + plural(t.last_attempt, "attempt") + ", " +
+           format_span(m_now() - t.first_round);
+}
+
+void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
+    bool verbose = m_style.verbosity == Verbosity::verbose;
+    std::string key = (e.address ? e.address->address : std::string()) + "|" +
+                      std::string(core::error_class_name(e.error)) + "|" + e.message;
+    bool changed = t.last_error && *t.last_error != e.error;
+    if (changed && t.suppressed > 0) {
+        print(still_line(e, t));
+        t.suppressed = 0;
+    }
+    if (changed)
+        t.seen.clear();
+    t.last_error = e.error;
+
+    if (!verbose && t.seen.count(key)) {
+        ++t.suppressed;
+        if (m_now() - t.last_print >= k_repeat_summary_every) {
+            print(still_line(e, t));
+            t.suppressed = 0;
+            t.last_print = m_now();
+        }
+        return;
+    }
+    t.seen.insert(key);
+    t.suppressed = 0;
+    t.last_print = m_now();
+    std::string what = e.error == core::ErrorClass::resolve
+                           ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
+                           : e.message;
+    m_pending = label(e) + " attempt " + std::to_string(e.attempt) + ": " + paint(what, k_red) +
+                " (" + format_latency(e.duration) + ")";
+    m_pending_target = e.target;
+}
+
+void HumanReporter::on_event(const core::Event& e) {
+    TargetState& t = m_state.at(e.target);
+    if (e.type == core::EventType::retry && m_pending && m_pending_target == e.target) {
+        print(*m_pending + "; " + paint("retrying in " + format_delay(e.delay), k_yellow));
+        m_pending.reset();
+        return;
+    }
+    flush_pending();
+    if (!t.started) {
+        t.started = true;
+        t.first_round = m_now();
+    }
+    t.last_attempt = e.attempt;
+    switch (e.type) {
+    case core::EventType::attempt:
+        if (m_style.verbosity == Verbosity::verbose)
+            print(label(e) + " attempt " + std::to_string(e.attempt) + ": connecting");
+        break;
+    case core::EventType::failed:
+        on_failed(e, t);
+        break;
+    case core::EventType::retry:
+        if (m_style.verbosity == Verbosity::verbose)
+            print(m_targets.at(e.target).text + " retrying in " + format_delay(e.delay) +
+                  " (attempt " + std::to_string(e.attempt) + ")");
+        break;
+    case core::EventType::connected:
+        print(label(e) + " " + paint("connected", k_green) + " on attempt " +
+              std::to_string(e.attempt) + " in " + format_latency(e.duration) + " after " +
+              format_span(e.waited));
+        break;
+    case core::EventType::gave_up: {
+        std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
+                           plural(e.attempt, "attempt") + " (last error: " +
+                           std::string(core::error_class_name(e.error)) + ")";
+        if (m_style.verbosity == Verbosity::quiet)
+            m_err.write_line("tcpretry: " + line);
+        else
+            print(line);
+        break;
+    }
+    }
+}
+
+void HumanReporter::summary(const Summary& s) {
+    flush_pending();
+    std::string counts = std::to_string(s.connected) + " of " + plural(static_cast<unsigned>(s.targets), "target") +
+                         " connected, " + plural(s.attempts, "attempt") + ", " +
+                         std::to_string(s.failures) + " failed, " + format_span(s.elapsed);
+    std::string line;
+    switch (s.result) {
+    case Result::ok:
+        line = paint("ok", k_green) + ", " + counts;
+        break;
+    case Result::gave_up:
+        line = paint("gave up", k_red) + ", " + counts;
+        break;
+    case Result::timeout:
+        line = paint("timed out", k_red) + ", " + counts;
+        break;
+    case Result::interrupted:
+        line = paint("interrupted", k_yellow) + ", " + counts;
+        break;
+    }
+    line = paint("tcpretry:", k_bold) + " " + line;
+    if (m_style.verbosity == Verbosity::quiet) {
+        if (s.result != Result::ok)
+            m_err.write_line(line);
+        return;
+    }
+    print(line);
+}
+
+} // namespace tcpretry::app

@@ -1,0 +1,68 @@
+// Human-readable lines. A long wait stays readable: a failure that repeats is printed once,
+// then summarised every 10 s or when the error changes (unless --verbose).
+#pragma once
+
+#include "app/options.hpp"
+#include "app/output.hpp"
+#include "app/report.hpp"
+
+#include <functional>
+#include <optional>
+#include <set>
+
+namespace tcpretry::app {
+
+inline constexpr core::Duration k_repeat_summary_every = std::chrono::seconds(10);
+
+// "0.21 ms", "12 ms", "1.3 s": how long one connect took.
+std::string format_latency(core::Duration d);
+// "0.7 s", "20.3 s", "2m05s": how long something has been going on.
+std::string format_span(core::Duration d);
+// "200 ms", "1.5 s": a retry delay.
+std::string format_delay(core::Duration d);
+
+struct HumanStyle {
+    Verbosity verbosity = Verbosity::normal;
+    bool color = false;
+};
+
+class HumanReporter : public Reporter {
+  public:
+    using Now = std::function<core::TimePoint()>;
+
+    // `out` gets the report; `err` gets errors in --quiet mode.
+    HumanReporter(Output& out, Output& err, std::vector<core::Target> targets, HumanStyle style,
+                  Now now = core::Clock::now);
+    void start() override {}
+    void on_event(const core::Event& e) override;
+    void summary(const Summary& s) override;
+
+  private:
+    struct TargetState {
+        std::optional<core::ErrorClass> last_error;
+        std::set<std::string> seen;           // failures printed since the error last changed
+        unsigned suppressed = 0;              // repeats not printed since the last line
+        unsigned last_attempt = 0;
+        core::TimePoint first_round{};
+        core::TimePoint last_print{};
+        bool started = false;
+    };
+
+    void flush_pending();
+    void print(std::string line);
+    void on_failed(const core::Event& e, TargetState& t);
+    std::string label(const core::Event& e) const;
+    std::string paint(std::string_view text, const char* code) const;
+    std::string still_line(const core::Event& e, const TargetState& t) const;
+
+    Output& m_out;
+    Output& m_err;
+    std::vector<core::Target> m_targets;
+    HumanStyle m_style;
+    Now m_now;
+    std::vector<TargetState> m_state;
+    std::optional<std::string> m_pending; // a failure line waiting for its "; retrying in"
+    std::size_t m_pending_target = 0;
+};
+
+} // namespace tcpretry::app

@@ -1,0 +1,153 @@
+#include "app/json_reporter.hpp"
+
+#include "app/options.hpp"
+
+#include <cmath>
+#include <ctime>
+
+namespace tcpretry::app {
+
+namespace {
+
+// Milliseconds with microsecond resolution, as a number.
+double ms(core::Duration d) {
+    return std::round(core::to_ms(d) * 1000.0) / 1000.0;
+}
+
+std::string_view event_name(core::EventType t) {
+    switch (t) {
+    case core::EventType::attempt:
+        return "attempt";
+    case core::EventType::failed:
+        return "failed";
+    case core::EventType::retry:
+        return "retry";
+    case core::EventType::connected:
+        return "connected";
+    case core::EventType::gave_up:
+        return "gave_up";
+    }
+    return "unknown";
+}
+
+nlohmann::ordered_json header(std::string_view event, WallClock::time_point t) {
+    nlohmann::ordered_json j;
+    j["event"] = event;
+    j["time"] = rfc3339(t);
+    return j;
+}
+
+} // namespace
+
+std::string_view result_name(Result r) {
+    switch (r) {
+    case Result::ok:
+        return "ok";
+    case Result::gave_up:
+        return "gave_up";
+    case Result::timeout:
+        return "timeout";
+    case Result::interrupted:
+        return "interrupted";
+    }
+    return "ok";
+}
+
+std::string rfc3339(WallClock::time_point t) {
+    auto since = t.time_since_epoch();
+    auto secs = std::chrono::floor<std::chrono::seconds>(since);
+    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since - secs).count();
+    std::time_t tt = static_cast<std::time_t>(secs.count());
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis));
+    return buf;
+}
+
+nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t) {
+    nlohmann::ordered_json j = header("start", t);
+    j["version"] = version();
+    j["schema"] = k_json_schema;
+    j["targets"] = targets;
+    return j;
+}
+
+nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t) {
+    nlohmann::ordered_json j = header(event_name(e.type), t);
+    j["target"] = target;
+    auto put_address = [&] {
+        if (e.address) {
+            j["address"] = e.address->address;
+            j["port"] = e.address->port;
+        }
+    };
+    switch (e.type) {
+    case core::EventType::attempt:
+        j["attempt"] = e.attempt;
+        put_address();
+        if (e.address)
+            j["family"] = core::family_name(e.address->family);
+        break;
+    case core::EventType::failed:
+        j["attempt"] = e.attempt;
+        put_address();
+        j["error"] = core::error_class_name(e.error);
+        if (e.code)
+            j["errno"] = core::error_code_name(e.code);
+        j["message"] = e.message;
+        j["duration_ms"] = ms(e.duration);
+        break;
+    case core::EventType::retry:
+        j["attempt"] = e.attempt;
+        j["delay_ms"] = ms(e.delay);
+        break;
+    case core::EventType::connected:
+        j["attempt"] = e.attempt;
+        put_address();
+        if (e.local) {
+            j["local_address"] = e.local->address;
+            j["local_port"] = e.local->port;
+        }
+        j["connect_ms"] = ms(e.duration);
+        j["waited_ms"] = ms(e.waited);
+        break;
+    case core::EventType::gave_up:
+        j["attempts"] = e.attempt;
+        j["reason"] = core::error_class_name(e.error);
+        break;
+    }
+    return j;
+}
+
+nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t) {
+    nlohmann::ordered_json j = header("summary", t);
+    j["result"] = result_name(s.result);
+    j["targets"] = s.targets;
+    j["connected"] = s.connected;
+    j["attempts"] = s.attempts;
+    j["failures"] = s.failures;
+    j["elapsed_ms"] = ms(s.elapsed);
+    j["exit_code"] = s.exit_code;
+    return j;
+}
+
+std::string encode_line(const nlohmann::ordered_json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void JsonReporter::start() {
+    m_out.write_line(encode_line(start_json(m_targets, WallClock::now())));
+}
+
+void JsonReporter::on_event(const core::Event& e) {
+    m_out.write_line(encode_line(event_json(e, m_targets.at(e.target), WallClock::now())));
+}
+
+void JsonReporter::summary(const Summary& s) {
+    m_out.write_line(encode_line(summary_json(s, WallClock::now())));
+}
+
+} // namespace tcpretry::app

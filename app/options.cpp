@@ -1,0 +1,328 @@
+#include "app/options.hpp"
+
+#include "core/defaults.hpp"
+#include "core/duration.hpp"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+namespace tcpretry::app {
+
+namespace {
+
+using core::Duration;
+
+const char* const k_description =
+    "Connect to TCP endpoints, retrying with capped exponential backoff until they accept, and\n"
+    "report every attempt, failure, retry and connection. With -- COMMAND, run COMMAND once\n"
+    "the targets are up (its exit status becomes tcpretry's).";
+
+const char* const k_footer =
+    "TARGET is HOST:PORT, IPV4:PORT, [IPV6]:PORT or [IPV6%ZONE]:PORT; PORT is 1-65535 or a\n"
+    "service name. DUR is 250ms, 1.5s, 2m, 1h or a number of seconds.\n"
+    "Exit status: 0 ready (or COMMAND's status), 1 gave up, 2 usage error, 124 --timeout,\n"
+    "125 internal error, 126/127 COMMAND not executable/not found, 130 SIGINT, 141 output\n"
+    "closed, 143 SIGTERM. See tcpretry(1) and docs/json-events.md.";
+
+std::string quote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            char buf[5];
+            snprintf(buf, sizeof buf, "\\x%02x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+std::optional<double> parse_number(std::string_view text) {
+    double v = 0;
+    if (text.empty() || text[0] == '+' || text[0] == ' ')
+        return std::nullopt;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v,
+                                     std::chars_format::fixed);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v))
+        return std::nullopt;
+    return v;
+}
+
+// Moves a SockAddr's text form into evdns's "ADDR:PORT" / "[ADDR]:PORT".
+std::string nameserver_text(const core::SockAddr& a) {
+    if (a.family() == core::Family::ipv6)
+        return "[" + a.host() + "]:" + std::to_string(a.port());
+    return a.host() + ":" + std::to_string(a.port());
+}
+
+} // namespace
+
+const char* version() {
+    return TCPRETRY_VERSION;
+}
+
+std::optional<unsigned> parse_count(std::string_view text) {
+    if (text.empty() || text.size() > 9)
+        return std::nullopt;
+    unsigned n = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + static_cast<unsigned>(c - '0');
+    }
+    return n;
+}
+
+std::optional<std::string> parse_resolver(std::string_view text) {
+    if (text.empty() || !core::is_clean_text(text))
+        return std::nullopt;
+    std::string host(text);
+    uint16_t port = core::k_default_dns_port;
+    if (text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        host = std::string(text.substr(1, close - 1));
+        auto rest = text.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':')
+                return std::nullopt;
+            auto p = parse_count(rest.substr(1));
+            if (!p || *p == 0 || *p > 65535)
+                return std::nullopt;
+            port = static_cast<uint16_t>(*p);
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        auto colon = text.find(':');
+        host = std::string(text.substr(0, colon));
+        auto p = parse_count(text.substr(colon + 1));
+        if (!p || *p == 0 || *p > 65535)
+            return std::nullopt;
+        port = static_cast<uint16_t>(*p);
+    }
+    auto addr = core::parse_numeric_address(host, port);
+    if (!addr)
+        return std::nullopt;
+    return nameserver_text(*addr);
+}
+
+ParseResult parse_options(int argc, const char* const* argv) {
+    // CLI11 would take everything after "--" as more TARGETs: split it off first.
+    std::vector<std::string> args;
+    Options o;
+    bool in_command = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (in_command)
+            o.command.emplace_back(a);
+        else if (a == "--")
+            in_command = true;
+        else
+            args.emplace_back(a);
+    }
+    if (in_command && o.command.empty())
+        return UsageError{"missing COMMAND after '--'"};
+
+    CLI::App app{k_description, "tcpretry"};
+    app.footer(k_footer);
+    app.get_formatter()->column_width(34);
+    app.set_version_flag("--version", std::string("tcpretry ") + version());
+
+    std::vector<std::string> target_args;
+    std::string timeout_s, attempts_s, connect_timeout_s, initial_s, max_s, multiplier_s, jitter_s,
+        seed_s, source_s, resolver_s, color_s = "auto";
+    bool once = false, all = false, any = false, json = false, quiet = false, verbose = false,
+         only4 = false, only6 = false;
+
+    app.add_option("TARGET", target_args, "Endpoint(s) to connect to")->type_name("TARGET");
+
+    const char* retry = "Retry";
+    auto* o_timeout = app.add_option("-t,--timeout", timeout_s, "Overall deadline (exit 124)")
+                          ->type_name("DUR")->default_str("none")->group(retry);
+    auto* o_attempts = app.add_option("-n,--attempts", attempts_s,
+                                      "Give up on a target after N rounds (0: never)")
+                           ->type_name("N")->default_str("0")->group(retry);
+    app.add_flag("--once", once, "Same as --attempts 1")->group(retry);
+    auto* o_ct = app.add_option("-T,--connect-timeout", connect_timeout_s,
+                                "Deadline of one round (resolve + connect)")
+                     ->type_name("DUR")->default_str("3s")->group(retry);
+    auto* o_initial = app.add_option("--initial-delay", initial_s, "First retry delay")
+                          ->type_name("DUR")->default_str("100ms")->group(retry);
+    auto* o_max = app.add_option("--max-delay", max_s, "Retry delay cap")
+                      ->type_name("DUR")->default_str("500ms")->group(retry);
+    auto* o_mult = app.add_option("--multiplier", multiplier_s, "Delay growth per failed round (>= 1)")
+                       ->type_name("X")->default_str("2")->group(retry);
+    auto* o_jitter = app.add_option("--jitter", jitter_s,
+                                    "Randomise each delay by +/- this fraction (0-1)")
+                         ->type_name("FRACTION")->default_str("0.1")->group(retry);
+    auto* o_seed = app.add_option("--seed", seed_s, "Seed for the jitter (reproducible delays)")
+                       ->type_name("N")->default_str("random")->group(retry);
+    app.add_flag("--all", all, "Succeed when all targets connected (default)")->group(retry);
+    app.add_flag("--any", any, "Succeed when any target connected; stop the others")->group(retry);
+
+    const char* network = "Network";
+    app.add_flag("-4", only4, "IPv4 only")->group(network);
+    app.add_flag("-6", only6, "IPv6 only")->group(network);
+    auto* o_source = app.add_option("--source", source_s, "Bind this local address")
+                         ->type_name("ADDR")->group(network);
+    auto* o_resolver = app.add_option("--resolver", resolver_s,
+                                      "Ask this DNS server instead of /etc/resolv.conf")
+                           ->type_name("ADDR[:PORT]")->group(network);
+
+    const char* output = "Output";
+    app.add_flag("-j,--json", json, "JSON Lines, one event per line")->group(output);
+    app.add_flag("-q,--quiet", quiet, "Print nothing but errors")->group(output);
+    app.add_flag("-v,--verbose", verbose, "Print every event (no summarising of repeats)")->group(output);
+    app.add_option("--color", color_s, "Colour human output: auto|always|never")
+        ->type_name("WHEN")->default_str("auto")->group(output);
+
+    std::reverse(args.begin(), args.end()); // CLI11 takes a reversed vector
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp&) {
+        return EarlyExit{app.help()};
+    } catch (const CLI::CallForAllHelp&) {
+        return EarlyExit{app.help()};
+    } catch (const CLI::CallForVersion& e) {
+        return EarlyExit{std::string(e.what()) + "\n"};
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        if (auto nl = msg.find('\n'); nl != std::string::npos)
+            msg.resize(nl);
+        return UsageError{msg + " (see --help)"};
+    }
+
+    auto set_duration = [&](Duration& out, CLI::Option* opt,
+                            const std::string& text) -> std::optional<UsageError> {
+        auto d = core::parse_duration(text);
+        if (!d)
+            return UsageError{"invalid duration " + quote(text) + " for " + opt->get_name() +
+                              " (use e.g. 250ms, 1.5s, 2m, 1h or seconds)"};
+        out = *d;
+        return std::nullopt;
+    };
+
+    if (target_args.empty())
+        return UsageError{"no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])"};
+
+    if (all && any)
+        return UsageError{"--all and --any exclude each other"};
+    if (only4 && only6)
+        return UsageError{"-4 and -6 exclude each other"};
+    if (quiet && verbose)
+        return UsageError{"--quiet and --verbose exclude each other"};
+    o.condition = any ? Condition::any : Condition::all;
+    o.format = json ? Format::json : Format::human;
+    o.verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
+    if (color_s == "auto")
+        o.color = ColorMode::automatic;
+    else if (color_s == "always")
+        o.color = ColorMode::always;
+    else if (color_s == "never")
+        o.color = ColorMode::never;
+    else
+        return UsageError{"invalid value " + quote(color_s) + " for --color (use auto, always or never)"};
+    if (only4)
+        o.family = core::Family::ipv4;
+    if (only6)
+        o.family = core::Family::ipv6;
+
+    if (o_timeout->count()) {
+        Duration d;
+        if (auto e = set_duration(d, o_timeout, timeout_s))
+            return *e;
+        if (d <= Duration::zero())
+            return UsageError{"--timeout must be more than 0, got " + quote(timeout_s)};
+        o.timeout = d;
+    }
+    if (once && o_attempts->count())
+        return UsageError{"--once and --attempts exclude each other"};
+    if (once)
+        o.attempts = 1;
+    if (o_attempts->count()) {
+        auto n = parse_count(attempts_s);
+        if (!n)
+            return UsageError{"invalid count " + quote(attempts_s) + " for --attempts (a whole number >= 0)"};
+        o.attempts = *n;
+    }
+    if (o_ct->count()) {
+        if (auto e = set_duration(o.connect_timeout, o_ct, connect_timeout_s))
+            return *e;
+        if (o.connect_timeout <= Duration::zero())
+            return UsageError{"--connect-timeout must be more than 0, got " + quote(connect_timeout_s)};
+    }
+    if (o_initial->count()) {
+        if (auto e = set_duration(o.backoff.initial, o_initial, initial_s))
+            return *e;
+    }
+    if (o_max->count()) {
+        if (auto e = set_duration(o.backoff.max, o_max, max_s))
+            return *e;
+    }
+    o.backoff.initial = std::max(o.backoff.initial, core::k_min_delay);
+    o.backoff.max = std::max(o.backoff.max, core::k_min_delay);
+    if (o.backoff.initial > o.backoff.max) {
+        if (o_initial->count() && o_max->count())
+            return UsageError{"--initial-delay " + quote(initial_s) + " is above --max-delay " +
+                              quote(max_s)};
+        // Only one was given: the other default moves to match it.
+        if (o_initial->count())
+            o.backoff.max = o.backoff.initial;
+        else
+            o.backoff.initial = o.backoff.max;
+    }
+    if (o_mult->count()) {
+        auto m = parse_number(multiplier_s);
+        if (!m || *m < 1 || *m > 1000)
+            return UsageError{"invalid multiplier " + quote(multiplier_s) + " (a number from 1 to 1000)"};
+        o.backoff.multiplier = *m;
+    }
+    if (o_jitter->count()) {
+        auto j = parse_number(jitter_s);
+        if (!j || *j < 0 || *j > 1)
+            return UsageError{"invalid jitter " + quote(jitter_s) + " (a fraction from 0 to 1)"};
+        o.backoff.jitter = *j;
+    }
+    if (o_seed->count()) {
+        uint64_t seed = 0;
+        auto [end, ec] = std::from_chars(seed_s.data(), seed_s.data() + seed_s.size(), seed);
+        if (seed_s.empty() || ec != std::errc() || end != seed_s.data() + seed_s.size())
+            return UsageError{"invalid seed " + quote(seed_s) + " (a whole number >= 0)"};
+        o.seed = seed;
+    }
+    if (o_source->count()) {
+        auto addr = core::parse_numeric_address(source_s, 0);
+        if (!addr)
+            return UsageError{"invalid --source address " + quote(source_s) + " (a numeric IP address)"};
+        if (o.family && *o.family != addr->family())
+            return UsageError{"--source " + quote(source_s) + " does not match -4/-6"};
+        o.source = addr;
+        o.family = addr->family(); // only addresses the source can reach
+    }
+    if (o_resolver->count()) {
+        auto r = parse_resolver(resolver_s);
+        if (!r)
+            return UsageError{"invalid --resolver " + quote(resolver_s) + " (use ADDR, ADDR:PORT or [IPV6]:PORT)"};
+        o.resolver = r;
+    }
+
+    for (const std::string& text : target_args) {
+        auto parsed = core::parse_target(text);
+        if (auto* e = std::get_if<core::TargetError>(&parsed))
+            return UsageError{e->message};
+        auto& t = std::get<core::Target>(parsed);
+        if (t.numeric && o.family && t.numeric->family() != *o.family)
+            return UsageError{"target " + quote(text) + " is " +
+                              std::string(core::family_name(t.numeric->family())) +
+                              " but only " + std::string(core::family_name(*o.family)) +
+                              " is allowed (-4/-6/--source)"};
+        o.targets.push_back(std::move(t));
+    }
+    return o;
+}
+
+} // namespace tcpretry::app

@@ -1,0 +1,55 @@
+// The command line: flags and TARGETs become a validated plan, or a usage error.
+#pragma once
+
+#include "core/backoff.hpp"
+#include "core/target.hpp"
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tcpretry::app {
+
+enum class Condition { all, any };
+enum class Format { human, json };
+enum class Verbosity { quiet, normal, verbose };
+enum class ColorMode { automatic, always, never };
+
+struct Options {
+    std::vector<core::Target> targets;
+    std::optional<core::Duration> timeout;
+    unsigned attempts = 0; // 0 = unlimited
+    core::Duration connect_timeout = core::k_connect_timeout;
+    core::BackoffPolicy backoff;
+    std::optional<uint64_t> seed;
+    std::optional<core::Family> family;
+    std::optional<core::SockAddr> source;
+    std::optional<std::string> resolver; // "ADDR" or "ADDR:PORT" as evdns takes it
+    Condition condition = Condition::all;
+    Format format = Format::human;
+    Verbosity verbosity = Verbosity::normal;
+    ColorMode color = ColorMode::automatic;
+    std::vector<std::string> command; // after "--"
+};
+
+struct UsageError {
+    std::string message; // one line, naming the bad value
+};
+
+// --help or --version: print this text on stdout and exit 0.
+struct EarlyExit {
+    std::string text;
+};
+
+using ParseResult = std::variant<Options, UsageError, EarlyExit>;
+
+ParseResult parse_options(int argc, const char* const* argv);
+
+// Pieces of the parser, exposed for tests.
+std::optional<std::string> parse_resolver(std::string_view text); // normalised "ADDR:PORT"
+std::optional<unsigned> parse_count(std::string_view text);
+
+const char* version();
+
+} // namespace tcpretry::app

@@ -1,0 +1,27 @@
+#include "app/output.hpp"
+
+#include <cerrno>
+#include <unistd.h>
+
+namespace tcpretry::app {
+
+void Output::write_line(std::string_view line) {
+    if (m_broken)
+        return;
+    errno = 0;
+    bool ok = std::fwrite(line.data(), 1, line.size(), m_file) == line.size() &&
+              std::fputc('\n', m_file) != EOF && std::fflush(m_file) == 0;
+    if (!ok) {
+        // The reader went away (`| head -1`): stop quietly. Other errors (a closed or full
+        // output) lose the line but must not stop a wait that a script depends on.
+        if (errno == EPIPE)
+            m_broken = true;
+        std::clearerr(m_file);
+    }
+}
+
+bool Output::is_terminal() const {
+    return isatty(fileno(m_file)) != 0;
+}
+
+} // namespace tcpretry::app

@@ -1,0 +1,236 @@
+#include "app/run.hpp"
+
+#include "app/human_reporter.hpp"
+#include "app/json_reporter.hpp"
+#include "app/options.hpp"
+#include "app/output.hpp"
+#include "core/connector.hpp"
+#include "core/loop.hpp"
+#include "core/resolver.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <unistd.h>
+
+namespace tcpretry::app {
+
+namespace {
+
+// One run: the loop, the targets' Connectors, the deadline and the signals. The core's events
+// go to the reporter; whether the run is over is decided later, from the loop, so no
+// Connector is stopped from inside its own callback.
+class Session final : public core::EventSink {
+  public:
+    Session(const Options& options, Reporter& reporter, Output& out);
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    ~Session() override;
+
+    // Runs until the outcome is known; returns the exit status and the result.
+    std::pair<int, Result> run();
+
+  private:
+    void on_event(const core::Event& e) override;
+    void decide();
+    void finish(Result result, int exit_code);
+    static void on_signal(evutil_socket_t signal, short, void* arg);
+    static void on_decide(evutil_socket_t, short, void* arg);
+
+    const Options& m_options;
+    Reporter& m_reporter;
+    Output& m_out;
+    core::Loop m_loop;
+    core::Resolver m_resolver;
+    std::vector<std::unique_ptr<core::Connector>> m_connectors;
+    core::EventPtr m_sigint;
+    core::EventPtr m_sigterm;
+    core::EventPtr m_decide;
+    core::Timer m_deadline;
+    core::TimePoint m_start;
+    std::optional<std::pair<int, Result>> m_outcome;
+};
+
+Session::Session(const Options& options, Reporter& reporter, Output& out)
+    : m_options(options), m_reporter(reporter), m_out(out), m_resolver(m_loop, options.resolver),
+      m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }) {
+    uint64_t seed = options.seed ? *options.seed : std::random_device{}();
+    for (std::size_t i = 0; i < options.targets.size(); ++i) {
+        core::ConnectorOptions co;
+        co.connect_timeout = options.connect_timeout;
+        co.max_rounds = options.attempts;
+        co.backoff = options.backoff;
+        co.seed = seed + i;
+        co.family = options.family;
+        co.source = options.source;
+        m_connectors.push_back(std::make_unique<core::Connector>(m_loop, m_resolver,
+                                                                 options.targets[i], i, co, *this));
+    }
+    m_sigint.reset(evsignal_new(m_loop.base(), SIGINT, &Session::on_signal, this));
+    m_sigterm.reset(evsignal_new(m_loop.base(), SIGTERM, &Session::on_signal, this));
+    m_decide.reset(event_new(m_loop.base(), -1, 0, &Session::on_decide, this));
+    if (!m_sigint || !m_sigterm || !m_decide || event_add(m_sigint.get(), nullptr) != 0 ||
+        event_add(m_sigterm.get(), nullptr) != 0)
+        throw std::runtime_error("cannot set up signal handling");
+}
+
+Session::~Session() {
+    // Stop everything, then let the loop run once more without blocking: evdns delivers the
+    // callbacks of cancelled queries from the loop, and they free what the queries held.
+    for (auto& c : m_connectors)
+        c->stop();
+    event_base_loop(m_loop.base(), EVLOOP_NONBLOCK);
+    m_connectors.clear();
+}
+
+std::pair<int, Result> Session::run() {
+    m_start = core::Clock::now();
+    m_reporter.start();
+    if (m_options.timeout)
+        m_deadline.start(*m_options.timeout);
+    for (auto& c : m_connectors)
+        c->start();
+    if (!m_outcome)
+        m_loop.run();
+    return m_outcome.value_or(std::pair{k_exit_internal, Result::interrupted});
+}
+
+void Session::on_event(const core::Event& e) {
+    m_reporter.on_event(e);
+    if (m_out.broken()) {
+        finish(Result::interrupted, k_exit_sigpipe);
+        return;
+    }
+    if (e.type == core::EventType::connected || e.type == core::EventType::gave_up)
+        event_active(m_decide.get(), EV_TIMEOUT, 0);
+}
+
+void Session::decide() {
+    std::size_t connected = 0;
+    std::size_t gave_up = 0;
+    for (const auto& c : m_connectors) {
+        connected += c->state() == core::Connector::State::connected;
+        gave_up += c->state() == core::Connector::State::gave_up;
+    }
+    std::size_t n = m_connectors.size();
+    bool ok = m_options.condition == Condition::all ? connected == n : connected > 0;
+    bool failed = m_options.condition == Condition::all ? gave_up > 0 : gave_up == n;
+    if (ok)
+        finish(Result::ok, k_exit_ok);
+    else if (failed)
+        finish(Result::gave_up, k_exit_failed);
+}
+
+void Session::finish(Result result, int exit_code) {
+    if (m_outcome)
+        return;
+    m_outcome = std::pair{exit_code, result};
+    m_deadline.cancel();
+    for (auto& c : m_connectors)
+        c->stop();
+    m_loop.exit();
+    if (exit_code == k_exit_sigpipe)
+        return; // nobody is reading: end quietly
+
+    Summary s;
+    s.result = result;
+    s.exit_code = exit_code;
+    s.targets = m_connectors.size();
+    for (const auto& c : m_connectors) {
+        s.attempts += c->rounds();
+        s.failures += c->failed_rounds();
+        s.connected += c->state() == core::Connector::State::connected;
+    }
+    s.elapsed = core::Clock::now() - m_start;
+    m_reporter.summary(s);
+    if (m_out.broken())
+        m_outcome = std::pair{k_exit_sigpipe, result};
+}
+
+void Session::on_signal(evutil_socket_t signal, short, void* arg) {
+    auto* self = static_cast<Session*>(arg);
+    self->finish(Result::interrupted, signal == SIGINT ? k_exit_sigint : k_exit_sigterm);
+}
+
+void Session::on_decide(evutil_socket_t, short, void* arg) {
+    static_cast<Session*>(arg)->decide();
+}
+
+bool want_color(const Options& o, const Output& out) {
+    switch (o.color) {
+    case ColorMode::always:
+        return true;
+    case ColorMode::never:
+        return false;
+    case ColorMode::automatic:
+        break;
+    }
+    const char* no_color = std::getenv("NO_COLOR");
+    return out.is_terminal() && (no_color == nullptr || *no_color == '\0');
+}
+
+// Replaces this process with COMMAND; returns only when that failed.
+int exec_command(const std::vector<std::string>& command) {
+    std::vector<char*> argv;
+    for (const auto& a : command)
+        argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::signal(SIGPIPE, SIG_DFL); // an ignored signal would stay ignored in COMMAND
+    std::fflush(stdout);
+    std::fflush(stderr);
+    execvp(argv[0], argv.data());
+    int err = errno;
+    int status = err == ENOENT || err == ENOTDIR ? k_exit_not_found : k_exit_not_executable;
+    std::fprintf(stderr, "tcpretry: cannot run '%s': %s\n", command[0].c_str(),
+                 status == k_exit_not_found ? "command not found" : std::strerror(err));
+    return status;
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+    // Writes to a closed pipe must fail with EPIPE (reported as 141), not kill us.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    ParseResult parsed = parse_options(argc, argv);
+    if (auto* early = std::get_if<EarlyExit>(&parsed)) {
+        std::fputs(early->text.c_str(), stdout);
+        return k_exit_ok;
+    }
+    if (auto* err = std::get_if<UsageError>(&parsed)) {
+        std::fprintf(stderr, "tcpretry: %s\n", err->message.c_str());
+        return k_exit_usage;
+    }
+    const Options& options = std::get<Options>(parsed);
+
+    // With a COMMAND, stdout belongs to it: all our output goes to stderr.
+    Output out(options.command.empty() ? stdout : stderr);
+    Output err(stderr);
+    std::unique_ptr<Reporter> reporter;
+    if (options.format == Format::json) {
+        std::vector<std::string> texts;
+        for (const auto& t : options.targets)
+            texts.push_back(t.text);
+        reporter = std::make_unique<JsonReporter>(out, std::move(texts));
+    } else {
+        reporter = std::make_unique<HumanReporter>(
+            out, err, options.targets, HumanStyle{options.verbosity, want_color(options, out)});
+    }
+
+    std::pair<int, Result> outcome;
+    try {
+        Session session(options, *reporter, out);
+        outcome = session.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tcpretry: %s\n", e.what());
+        return k_exit_internal;
+    }
+    if (outcome.second == Result::ok && !options.command.empty())
+        return exec_command(options.command);
+    return outcome.first;
+}
+
+} // namespace tcpretry::app

@@ -1,0 +1,104 @@
+#include "core/address.hpp"
+
+#include <arpa/inet.h>
+#include <cstring>
+#include <net/if.h>
+#include <netinet/in.h>
+
+namespace tcpretry::core {
+
+std::string_view family_name(Family f) {
+    return f == Family::ipv6 ? "ipv6" : "ipv4";
+}
+
+uint16_t SockAddr::port() const {
+    if (storage.ss_family == AF_INET6)
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+}
+
+void SockAddr::set_port(uint16_t port) {
+    if (storage.ss_family == AF_INET6)
+        reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
+    else
+        reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+}
+
+std::string SockAddr::host() const {
+    char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2] = {};
+    if (storage.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+        inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+        std::string out = buf;
+        if (in6->sin6_scope_id != 0) {
+            char ifname[IF_NAMESIZE] = {};
+            out += '%';
+            if (if_indextoname(in6->sin6_scope_id, ifname))
+                out.append(ifname);
+            else
+                out.append(std::to_string(in6->sin6_scope_id));
+        }
+        return out;
+    }
+    const auto* in4 = reinterpret_cast<const sockaddr_in*>(&storage);
+    inet_ntop(AF_INET, &in4->sin_addr, buf, sizeof buf);
+    return buf;
+}
+
+bool SockAddr::operator==(const SockAddr& other) const {
+    if (storage.ss_family != other.storage.ss_family)
+        return false;
+    if (storage.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&storage);
+        const auto* b = reinterpret_cast<const sockaddr_in6*>(&other.storage);
+        return a->sin6_port == b->sin6_port &&
+               std::memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+    }
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&storage);
+    const auto* b = reinterpret_cast<const sockaddr_in*>(&other.storage);
+    return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+std::optional<SockAddr> parse_numeric_address(const std::string& text, uint16_t port) {
+    SockAddr out;
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&out.storage);
+    if (inet_pton(AF_INET, text.c_str(), &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        out.length = sizeof(sockaddr_in);
+        return out;
+    }
+    std::string addr = text;
+    std::string zone;
+    if (auto pct = text.find('%'); pct != std::string::npos) {
+        addr = text.substr(0, pct);
+        zone = text.substr(pct + 1);
+        if (zone.empty())
+            return std::nullopt;
+    }
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
+    if (inet_pton(AF_INET6, addr.c_str(), &in6->sin6_addr) != 1)
+        return std::nullopt;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    if (!zone.empty()) {
+        unsigned index = if_nametoindex(zone.c_str());
+        if (index == 0) {
+            // A numeric zone is an interface index.
+            char* end = nullptr;
+            unsigned long n = std::strtoul(zone.c_str(), &end, 10);
+            if (*end != '\0' || n == 0 || n > 0xffffffffUL || !(zone[0] >= '0' && zone[0] <= '9'))
+                return std::nullopt;
+            index = static_cast<unsigned>(n);
+        }
+        in6->sin6_scope_id = index;
+    }
+    out.length = sizeof(sockaddr_in6);
+    return out;
+}
+
+Endpoint to_endpoint(const SockAddr& addr) {
+    return Endpoint{addr.host(), addr.port(), addr.family()};
+}
+
+} // namespace tcpretry::core

@@ -1,0 +1,28 @@
+// Defaults as named constants with their units, in one place (after fping).
+#pragma once
+
+#include "core/clock.hpp"
+
+namespace tcpretry::core {
+
+using namespace std::chrono_literals;
+
+// Retry delays: a port that opens while we wait is noticed in about a quarter of a second
+// on average, while probing at most about twice a second.
+inline constexpr Duration k_initial_delay = 100ms;
+inline constexpr Duration k_max_delay = 500ms;
+inline constexpr double k_multiplier = 2.0;
+inline constexpr double k_jitter = 0.1;
+inline constexpr Duration k_min_delay = 1ms;
+
+// One round (resolution plus connect) may take this long.
+inline constexpr Duration k_connect_timeout = 3s;
+
+// Happy Eyeballs (RFC 8305): wait this long for AAAA after A arrived first, and start the
+// next address this long after the previous one unless that one already failed.
+inline constexpr Duration k_resolution_delay = 50ms;
+inline constexpr Duration k_attempt_stagger = 250ms;
+
+inline constexpr int k_default_dns_port = 53;
+
+} // namespace tcpretry::core

@@ -1,0 +1,226 @@
+#include "core/target.hpp"
+
+#include <algorithm>
+#include <array>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+namespace tcpretry::core {
+
+namespace {
+
+constexpr size_t k_max_name = 253;
+constexpr size_t k_max_label = 63;
+
+// Used when /etc/services is missing (slim container images lack the netbase package).
+struct Service {
+    std::string_view name;
+    uint16_t port;
+};
+constexpr std::array k_services{
+    Service{"ftp", 21},         Service{"ssh", 22},         Service{"telnet", 23},
+    Service{"smtp", 25},        Service{"domain", 53},      Service{"http", 80},
+    Service{"pop3", 110},       Service{"imap", 143},       Service{"ldap", 389},
+    Service{"https", 443},      Service{"submission", 587}, Service{"ldaps", 636},
+    Service{"imaps", 993},      Service{"pop3s", 995},      Service{"mysql", 3306},
+    Service{"postgresql", 5432}, Service{"amqp", 5672},     Service{"redis", 6379},
+    Service{"http-alt", 8080},  Service{"mongodb", 27017},
+};
+
+std::string quoted(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+bool is_digits(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A host name: labels of letters, digits, '-', '_' (and any UTF-8 beyond ASCII, which the
+// resolver will reject if it must), none empty, none longer than 63 bytes.
+std::optional<std::string> check_name(std::string_view name) {
+    if (name.size() > k_max_name + 1 || (name.size() == k_max_name + 1 && name.back() != '.'))
+        return "is longer than 253 bytes";
+    if (name.back() == '.')
+        name.remove_suffix(1);
+    if (name.empty())
+        return "is empty";
+    size_t start = 0;
+    while (start <= name.size()) {
+        size_t dot = name.find('.', start);
+        if (dot == std::string_view::npos)
+            dot = name.size();
+        std::string_view label = name.substr(start, dot - start);
+        if (label.empty())
+            return "has an empty label";
+        if (label.size() > k_max_label)
+            return "has a label longer than 63 bytes";
+        for (char c : label) {
+            auto u = static_cast<unsigned char>(c);
+            bool ok = u >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '_';
+            if (!ok)
+                return std::string("has an invalid character '") + c + "'";
+        }
+        start = dot + 1;
+    }
+    // All digits and dots is an IPv4 address that did not parse ("256.1.1.1", "127.1").
+    if (std::all_of(name.begin(), name.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); }))
+        return "is not a valid IPv4 address";
+    return std::nullopt;
+}
+
+} // namespace
+
+bool is_clean_text(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return false;
+            ++i;
+            continue;
+        }
+        size_t len = 0;
+        uint32_t cp = 0;
+        if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > s.size())
+            return false;
+        for (size_t k = 1; k < len; ++k) {
+            auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        // C1 controls.
+        if (cp >= 0x80 && cp < 0xa0)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+std::optional<uint16_t> parse_port(std::string_view text) {
+    if (text.empty())
+        return std::nullopt;
+    if (is_digits(text)) {
+        if (text.size() > 5)
+            return std::nullopt;
+        unsigned n = 0;
+        for (char c : text)
+            n = n * 10 + static_cast<unsigned>(c - '0');
+        if (n == 0 || n > 65535)
+            return std::nullopt;
+        return static_cast<uint16_t>(n);
+    }
+    bool service_chars = text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+                             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                    (c >= '0' && c <= '9') || c == '-' || c == '_';
+                         });
+    if (!service_chars)
+        return std::nullopt;
+    std::string name(text);
+    servent result{};
+    servent* found = nullptr;
+    char buf[1024];
+    if (getservbyname_r(name.c_str(), "tcp", &result, buf, sizeof buf, &found) == 0 && found)
+        return static_cast<uint16_t>(ntohs(static_cast<uint16_t>(found->s_port)));
+    for (const auto& s : k_services)
+        if (s.name == text)
+            return s.port;
+    return std::nullopt;
+}
+
+std::variant<Target, TargetError> parse_target(std::string_view text) {
+    auto fail = [&](std::string why) { return TargetError{"invalid target " + quoted(text) + ": " + why}; };
+    if (text.empty())
+        return fail("it is empty");
+    if (!is_clean_text(text))
+        return fail("it contains control characters or invalid UTF-8");
+
+    Target t;
+    t.text = std::string(text);
+    std::string_view host;
+    std::string_view port;
+    bool bracketed = false;
+    if (text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos)
+            return fail("missing ']' after the IPv6 address");
+        host = text.substr(1, close - 1);
+        std::string_view rest = text.substr(close + 1);
+        if (rest.empty())
+            return fail("missing port (use [ADDRESS]:PORT)");
+        if (rest.front() != ':')
+            return fail("expected ':' after ']'");
+        port = rest.substr(1);
+        bracketed = true;
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos)
+            return fail("missing port (use HOST:PORT)");
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos)
+            return fail("an IPv6 address needs brackets, as in [::1]:80");
+    }
+    if (host.empty())
+        return fail("missing host");
+    if (port.empty())
+        return fail("missing port");
+    auto port_number = parse_port(port);
+    if (!port_number) {
+        if (is_digits(port))
+            return fail("port " + std::string(port) + " is out of range (1-65535)");
+        return fail("unknown port or service '" + std::string(port) + "'");
+    }
+    t.port = *port_number;
+    t.host = std::string(host);
+
+    if (bracketed) {
+        auto addr = parse_numeric_address(t.host, t.port);
+        if (!addr || addr->family() != Family::ipv6) {
+            if (t.host.find('%') != std::string::npos)
+                return fail("'" + t.host + "' is not an IPv6 address with a known zone");
+            return fail("'" + t.host + "' is not an IPv6 address");
+        }
+        t.numeric = addr;
+        return t;
+    }
+    if (auto addr = parse_numeric_address(t.host, t.port); addr && addr->family() == Family::ipv4) {
+        t.numeric = addr;
+        return t;
+    }
+    if (auto why = check_name(host))
+        return fail("host " + *why);
+    return t;
+}
+
+} // namespace tcpretry::core

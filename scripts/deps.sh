@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs missing Debian packages: scripts/deps.sh build|test. Sourced by run.sh and test.sh.
+set -euo pipefail
+
+build_packages=(build-essential cmake pkg-config libcli11-dev libevent-dev doctest-dev
+                nlohmann-json3-dev)
+# What the tests use: python3 drives the integration tests; netbase gives /etc/services;
+# redis, iptables and iproute2 serve later tests; mandoc lints the man page.
+test_packages=(python3 netbase iproute2 iptables mandoc redis-server procps)
+
+want=("${build_packages[@]}")
+if [ "${1:-build}" = test ]; then
+  want+=("${test_packages[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds with warnings as errors (a normal build and an
+# AddressSanitizer+UndefinedBehaviorSanitizer build) and runs the whole suite with ctest.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+
+"$root/scripts/deps.sh" test
+
+build_and_test() {
+  local dir=$1; shift
+  echo "== $dir: configure and build"
+  cmake -S "$root" -B "$root/$dir" -DTCPRETRY_WERROR=ON "$@" >/dev/null
+  cmake --build "$root/$dir" -j "$jobs"
+  echo "== $dir: ctest"
+  (cd "$root/$dir" && ctest --output-on-failure -j "$jobs")
+}
+
+build_and_test build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DTCPRETRY_SANITIZE=ON
+
+if command -v mandoc >/dev/null; then
+  echo "== man page lint"
+  mandoc -T lint -W warning "$root/man/tcpretry.1"
+fi
+echo "== all tests passed"
