@@ -26,20 +26,7 @@ const char* const k_footer =
     "125 internal error, 126/127 COMMAND not executable/not found, 130 SIGINT, 141 output\n"
     "closed, 143 SIGTERM. See tcpretry(1) and docs/json-events.md.";
 
-std::string quote(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            char buf[5];
-            snprintf(buf, sizeof buf, "\\x%02x", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
+using core::quote;
 
 std::optional<double> parse_number(std::string_view text) {
     double v = 0;

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
-#include <stdexcept>
 
 namespace tcpretry::core {
 
@@ -69,21 +68,29 @@ void free_dns(evdns_base* dns) {
 }
 } // namespace
 
-Resolver::Resolver(Loop& loop, const std::optional<std::string>& nameserver)
+Resolver::Resolver(Loop& loop, std::optional<std::string> nameserver)
+    : m_loop(loop), m_nameserver(std::move(nameserver)), m_dns(nullptr, free_dns) {}
+
+evdns_base* Resolver::dns() {
+    if (m_dns)
+        return m_dns.get();
     // DISABLE_WHEN_INACTIVE alone: combined with INITIALIZE_NAMESERVERS, libevent 2.1.12
     // leaves an event inserted and the loop never exits on its own (libevent #1488).
-    : m_dns(evdns_base_new(loop.base(), EVDNS_BASE_DISABLE_WHEN_INACTIVE), free_dns) {
+    m_dns.reset(evdns_base_new(m_loop.base(), EVDNS_BASE_DISABLE_WHEN_INACTIVE));
     if (!m_dns)
-        throw std::runtime_error("cannot create the DNS resolver");
-    if (nameserver) {
-        if (evdns_base_nameserver_ip_add(m_dns.get(), nameserver->c_str()) != 0)
-            throw std::runtime_error("cannot use DNS server " + *nameserver);
+        return nullptr;
+    if (m_nameserver) {
+        if (evdns_base_nameserver_ip_add(m_dns.get(), m_nameserver->c_str()) != 0) {
+            m_dns.reset();
+            return nullptr;
+        }
     } else {
         // Search domains, ndots and timeouts from resolv.conf; hosts are ours (from_hosts).
         // A missing resolv.conf leaves evdns asking 127.0.0.1, as the C library does.
         evdns_base_resolv_conf_parse(m_dns.get(), DNS_OPTIONS_ALL & ~DNS_OPTION_HOSTSFILE,
                                      "/etc/resolv.conf");
     }
+    return m_dns.get();
 }
 
 Resolver::~Resolver() = default;
@@ -99,13 +106,16 @@ std::vector<SockAddr> Resolver::from_hosts(const std::string& name, Family famil
 
 Resolver::RequestId Resolver::resolve(const std::string& name, Family family, uint16_t port,
                                       Callback cb) {
+    evdns_base* base = dns();
+    if (!base)
+        return 0;
     RequestId id = m_next_id++;
     auto query = std::make_unique<Query>(Query{this, id, family, port, std::move(cb)});
     Query* q = query.get();
     m_queries.emplace(id, std::move(query));
     q->request = family == Family::ipv4
-                     ? evdns_base_resolve_ipv4(m_dns.get(), name.c_str(), 0, &on_reply, q)
-                     : evdns_base_resolve_ipv6(m_dns.get(), name.c_str(), 0, &on_reply, q);
+                     ? evdns_base_resolve_ipv4(base, name.c_str(), 0, &on_reply, q)
+                     : evdns_base_resolve_ipv6(base, name.c_str(), 0, &on_reply, q);
     if (!q->request) {
         m_queries.erase(id);
         return 0;

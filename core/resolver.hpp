@@ -34,9 +34,9 @@ class Resolver {
     using Callback = std::function<void(ResolveResult)>;
     using RequestId = uint64_t;
 
-    // nameserver: "ADDR[:PORT]" to ask instead of /etc/resolv.conf's servers.
-    // Throws std::runtime_error when the resolver cannot be set up.
-    Resolver(Loop& loop, const std::optional<std::string>& nameserver);
+    // nameserver: "ADDR[:PORT]" to ask instead of /etc/resolv.conf's servers. Nothing is
+    // set up until the first DNS query: numeric targets never pay for it.
+    Resolver(Loop& loop, std::optional<std::string> nameserver);
     ~Resolver();
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
@@ -52,7 +52,10 @@ class Resolver {
   private:
     struct Query;
     static void on_reply(int result, char type, int count, int ttl, void* addresses, void* arg);
+    evdns_base* dns();
 
+    Loop& m_loop;
+    std::optional<std::string> m_nameserver;
     std::unique_ptr<evdns_base, void (*)(evdns_base*)> m_dns;
     std::string m_hosts_path = "/etc/hosts";
     RequestId m_next_id = 1;

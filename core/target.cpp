@@ -27,22 +27,6 @@ constexpr std::array k_services{
     Service{"http-alt", 8080},  Service{"mongodb", 27017},
 };
 
-std::string quoted(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[u >> 4];
-            out += hex[u & 15];
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
 bool is_digits(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -127,6 +111,23 @@ bool is_clean_text(std::string_view s) {
     return true;
 }
 
+std::string quote(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    bool escape_high = !is_clean_text(text);
+    std::string out = "'";
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f || (escape_high && u >= 0x80)) {
+            out += "\\x";
+            out += hex[u >> 4];
+            out += hex[u & 15];
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
 std::optional<uint16_t> parse_port(std::string_view text) {
     if (text.empty())
         return std::nullopt;
@@ -159,7 +160,7 @@ std::optional<uint16_t> parse_port(std::string_view text) {
 }
 
 std::variant<Target, TargetError> parse_target(std::string_view text) {
-    auto fail = [&](std::string why) { return TargetError{"invalid target " + quoted(text) + ": " + why}; };
+    auto fail = [&](std::string why) { return TargetError{"invalid target " + quote(text) + ": " + why}; };
     if (text.empty())
         return fail("it is empty");
     if (!is_clean_text(text))

@@ -29,4 +29,8 @@ std::optional<uint16_t> parse_port(std::string_view text);
 // Valid UTF-8 without control characters.
 bool is_clean_text(std::string_view text);
 
+// 'text' in single quotes for an error message, with control characters (and, when the text
+// is not valid UTF-8, every byte above 0x7f) written as \xHH so the line stays one clean line.
+std::string quote(std::string_view text);
+
 } // namespace tcpretry::core
