@@ -1,5 +1,8 @@
 #include "app/human_reporter.hpp"
 
+#include "core/escape.hpp"
+#include "core/expect.hpp"
+
 #include <cstdio>
 
 namespace tcpretry::app {
@@ -35,8 +38,26 @@ std::string_view still_words(core::ErrorClass c) {
         return "not resolving";
     case core::ErrorClass::self_connect:
         return "connecting to itself";
+    case core::ErrorClass::expect_mismatch:
+        return "not answering as expected";
+    case core::ErrorClass::expect_timeout:
+        return "silent";
     }
     return "failing";
+}
+
+std::string disconnect_words(const core::Event& e) {
+    switch (e.reason) {
+    case core::DisconnectReason::closed:
+        return "closed by peer";
+    case core::DisconnectReason::reset:
+        return "reset by peer";
+    case core::DisconnectReason::timeout:
+        return "timed out (peer or path dead)";
+    case core::DisconnectReason::error:
+        break;
+    }
+    return e.code ? core::errno_message(e.code.value) : "error";
 }
 
 std::string plural(unsigned n, std::string_view word) {
@@ -140,18 +161,21 @@ void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
     t.seen.insert(key);
     t.suppressed = 0;
     t.last_print = m_now();
-    std::string what = e.error == core::ErrorClass::resolve
-                           ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
-                           : e.message;
+    std::string what = e.message;
+    if (e.error == core::ErrorClass::resolve)
+        what = "cannot resolve " + m_targets.at(e.target).host + ": " + e.message;
+    else if (!e.received.empty())
+        what += ", received \"" + core::escape_bytes(e.received, core::k_received_shown) + "\"";
     m_pending = label(e) + " attempt " + std::to_string(e.attempt) + ": " + paint(what, k_red) +
                 " (" + format_latency(e.duration) + ")";
     m_pending_target = e.target;
+    m_pending_then = "retrying in ";
 }
 
 void HumanReporter::on_event(const core::Event& e) {
     TargetState& t = m_state.at(e.target);
     if (e.type == core::EventType::retry && m_pending && m_pending_target == e.target) {
-        print(*m_pending + "; " + paint("retrying in " + format_delay(e.delay), k_yellow));
+        print(*m_pending + "; " + paint(m_pending_then + format_delay(e.delay), k_yellow));
         m_pending.reset();
         return;
     }
@@ -174,10 +198,25 @@ void HumanReporter::on_event(const core::Event& e) {
             print(m_targets.at(e.target).text + " retrying in " + format_delay(e.delay) +
                   " (attempt " + std::to_string(e.attempt) + ")");
         break;
-    case core::EventType::connected:
-        print(label(e) + " " + paint("connected", k_green) + " on attempt " +
-              std::to_string(e.attempt) + " in " + format_latency(e.duration) + " after " +
-              format_span(e.waited));
+    case core::EventType::connected: {
+        std::string check = e.check ? ", check " + format_latency(*e.check) : "";
+        if (m_style.watch)
+            print(label(e) + " " + paint("connected", k_green) + " (connection " +
+                  std::to_string(e.connection) + ") in " + format_latency(e.duration) + check);
+        else
+            print(label(e) + " " + paint("connected", k_green) + " on attempt " +
+                  std::to_string(e.attempt) + " in " + format_latency(e.duration) + check +
+                  " after " + format_span(e.waited));
+        t.last_error.reset();
+        t.seen.clear();
+        t.suppressed = 0;
+        break;
+    }
+    case core::EventType::disconnected:
+        m_pending = label(e) + " " + paint("disconnected", k_red) + ": " + disconnect_words(e) +
+                    " after " + format_span(e.uptime);
+        m_pending_target = e.target;
+        m_pending_then = "reconnecting in ";
         break;
     case core::EventType::gave_up: {
         std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
@@ -190,6 +229,21 @@ void HumanReporter::on_event(const core::Event& e) {
         break;
     }
     }
+}
+
+void HumanReporter::target_summary(std::size_t target, const core::WatchStats& st) {
+    flush_pending();
+    if (m_style.verbosity == Verbosity::quiet)
+        return;
+    double elapsed = core::to_ms(st.elapsed);
+    double percent = elapsed > 0 ? core::to_ms(st.up) / elapsed * 100 : 0;
+    char pct[32];
+    std::snprintf(pct, sizeof pct, "%.1f%%", percent);
+    print(m_targets.at(target).text + ": " +
+          (st.connected ? paint("connected", k_green) : paint("disconnected", k_red)) + ", " +
+          plural(st.connections, "connection") + ", " + plural(st.disconnects, "disconnect") +
+          ", up " + pct + ", longest up " + format_span(st.longest_up) + ", longest down " +
+          format_span(st.longest_down));
 }
 
 void HumanReporter::summary(const Summary& s) {
@@ -210,6 +264,9 @@ void HumanReporter::summary(const Summary& s) {
         break;
     case Result::interrupted:
         line = paint("interrupted", k_yellow) + ", " + counts;
+        break;
+    case Result::disconnected:
+        line = paint("disconnected", k_red) + ", " + counts;
         break;
     }
     line = paint("tcpretry:", k_bold) + " " + line;

@@ -24,6 +24,7 @@ std::string format_delay(core::Duration d);
 struct HumanStyle {
     Verbosity verbosity = Verbosity::normal;
     bool color = false;
+    bool watch = false; // connections are held: number them, say "reconnecting"
 };
 
 class HumanReporter : public Reporter {
@@ -35,6 +36,7 @@ class HumanReporter : public Reporter {
                   Now now = core::Clock::now);
     void start() override {}
     void on_event(const core::Event& e) override;
+    void target_summary(std::size_t target, const core::WatchStats& stats) override;
     void summary(const Summary& s) override;
 
   private:
@@ -63,6 +65,8 @@ class HumanReporter : public Reporter {
     std::vector<TargetState> m_state;
     std::optional<std::string> m_pending; // a failure line waiting for its "; retrying in"
     std::size_t m_pending_target = 0;
+    std::string m_pending_then; // "retrying in " or "reconnecting in "
+
 };
 
 } // namespace tcpretry::app

@@ -1,6 +1,8 @@
 #include "app/json_reporter.hpp"
 
 #include "app/options.hpp"
+#include "core/escape.hpp"
+#include "core/expect.hpp"
 
 #include <cmath>
 #include <ctime>
@@ -24,6 +26,8 @@ std::string_view event_name(core::EventType t) {
         return "retry";
     case core::EventType::connected:
         return "connected";
+    case core::EventType::disconnected:
+        return "disconnected";
     case core::EventType::gave_up:
         return "gave_up";
     }
@@ -49,6 +53,8 @@ std::string_view result_name(Result r) {
         return "timeout";
     case Result::interrupted:
         return "interrupted";
+    case Result::disconnected:
+        return "disconnected";
     }
     return "ok";
 }
@@ -99,6 +105,9 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
             j["errno"] = core::error_code_name(e.code);
         j["message"] = e.message;
         j["duration_ms"] = ms(e.duration);
+        if (e.error == core::ErrorClass::expect_mismatch ||
+            e.error == core::ErrorClass::expect_timeout)
+            j["received"] = core::escape_bytes(e.received, core::k_received_shown);
         break;
     case core::EventType::retry:
         j["attempt"] = e.attempt;
@@ -112,7 +121,19 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
             j["local_port"] = e.local->port;
         }
         j["connect_ms"] = ms(e.duration);
+        if (e.check)
+            j["check_ms"] = ms(*e.check);
         j["waited_ms"] = ms(e.waited);
+        j["connection"] = e.connection;
+        break;
+    case core::EventType::disconnected:
+        put_address();
+        j["reason"] = core::disconnect_reason_name(e.reason);
+        if (e.code)
+            j["errno"] = core::error_code_name(e.code);
+        j["uptime_ms"] = ms(e.uptime);
+        j["bytes_received"] = e.bytes_received;
+        j["connection"] = e.connection;
         break;
     case core::EventType::gave_up:
         j["attempts"] = e.attempt;
@@ -144,6 +165,25 @@ void JsonReporter::start() {
 
 void JsonReporter::on_event(const core::Event& e) {
     m_out.write_line(encode_line(event_json(e, m_targets.at(e.target), WallClock::now())));
+}
+
+nlohmann::ordered_json target_summary_json(std::string_view target, const core::WatchStats& st,
+                                           WallClock::time_point t) {
+    nlohmann::ordered_json j = header("summary", t);
+    j["target"] = target;
+    j["result"] = st.connected ? "connected" : "disconnected";
+    j["connections"] = st.connections;
+    j["disconnects"] = st.disconnects;
+    double elapsed = core::to_ms(st.elapsed);
+    j["uptime_percent"] =
+        elapsed > 0 ? std::round(core::to_ms(st.up) / elapsed * 100000.0) / 1000.0 : 0.0;
+    j["longest_up_ms"] = ms(st.longest_up);
+    j["longest_down_ms"] = ms(st.longest_down);
+    return j;
+}
+
+void JsonReporter::target_summary(std::size_t target, const core::WatchStats& stats) {
+    m_out.write_line(encode_line(target_summary_json(m_targets.at(target), stats, WallClock::now())));
 }
 
 void JsonReporter::summary(const Summary& s) {

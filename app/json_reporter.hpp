@@ -20,6 +20,8 @@ std::string rfc3339(WallClock::time_point t);
 nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t);
 nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t);
 nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t);
+nlohmann::ordered_json target_summary_json(std::string_view target, const core::WatchStats& st,
+                                           WallClock::time_point t);
 
 // One line, never throwing: invalid UTF-8 becomes U+FFFD.
 std::string encode_line(const nlohmann::ordered_json& j);
@@ -30,6 +32,7 @@ class JsonReporter : public Reporter {
         : m_out(out), m_targets(std::move(targets)) {}
     void start() override;
     void on_event(const core::Event& e) override;
+    void target_summary(std::size_t target, const core::WatchStats& stats) override;
     void summary(const Summary& s) override;
 
   private:

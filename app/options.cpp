@@ -2,6 +2,8 @@
 
 #include "core/defaults.hpp"
 #include "core/duration.hpp"
+#include "core/escape.hpp"
+#include "core/expect.hpp"
 
 #include <CLI/CLI.hpp>
 #include <charconv>
@@ -45,6 +47,14 @@ std::string nameserver_text(const core::SockAddr& a) {
         return "[" + a.host() + "]:" + std::to_string(a.port());
     return a.host() + ":" + std::to_string(a.port());
 }
+
+// CLI11 cannot describe TARGET... [-- COMMAND [ARG]...]: say it ourselves.
+class UsageFormatter : public CLI::Formatter {
+  public:
+    std::string make_usage(const CLI::App*, std::string) const override {
+        return "Usage: tcpretry [OPTIONS] TARGET... [-- COMMAND [ARG]...]\n";
+    }
+};
 
 } // namespace
 
@@ -116,16 +126,22 @@ ParseResult parse_options(int argc, const char* const* argv) {
 
     CLI::App app{k_description, "tcpretry"};
     app.footer(k_footer);
-    app.get_formatter()->column_width(34);
+    auto formatter = std::make_shared<UsageFormatter>();
+    formatter->column_width(34);
+    app.formatter(formatter);
     app.set_version_flag("--version", std::string("tcpretry ") + version());
 
     std::vector<std::string> target_args;
+    std::string send_s, expect_s, expect_timeout_s, stable_after_s, keepalive_s;
+    bool watch = false;
     std::string timeout_s, attempts_s, connect_timeout_s, initial_s, max_s, multiplier_s, jitter_s,
         seed_s, source_s, resolver_s, color_s = "auto";
     bool once = false, all = false, any = false, json = false, quiet = false, verbose = false,
          only4 = false, only6 = false;
 
-    app.add_option("TARGET", target_args, "Endpoint(s) to connect to")->type_name("TARGET");
+    // TARGETs are what CLI11 leaves over: as a positional option it would split "[a,b]" into
+    // two and strip "[::1]"'s brackets.
+    app.allow_extras();
 
     const char* retry = "Retry";
     auto* o_timeout = app.add_option("-t,--timeout", timeout_s, "Overall deadline (exit 124)")
@@ -137,9 +153,9 @@ ParseResult parse_options(int argc, const char* const* argv) {
     auto* o_ct = app.add_option("-T,--connect-timeout", connect_timeout_s,
                                 "Deadline of one round (resolve + connect)")
                      ->type_name("DUR")->default_str("3s")->group(retry);
-    auto* o_initial = app.add_option("--initial-delay", initial_s, "First retry delay")
+    auto* o_initial = app.add_option("--initial-delay", initial_s, "First retry delay (watch: 500ms)")
                           ->type_name("DUR")->default_str("100ms")->group(retry);
-    auto* o_max = app.add_option("--max-delay", max_s, "Retry delay cap")
+    auto* o_max = app.add_option("--max-delay", max_s, "Retry delay cap (watch: 30s)")
                       ->type_name("DUR")->default_str("500ms")->group(retry);
     auto* o_mult = app.add_option("--multiplier", multiplier_s, "Delay growth per failed round (>= 1)")
                        ->type_name("X")->default_str("2")->group(retry);
@@ -150,6 +166,26 @@ ParseResult parse_options(int argc, const char* const* argv) {
                        ->type_name("N")->default_str("random")->group(retry);
     app.add_flag("--all", all, "Succeed when all targets connected (default)")->group(retry);
     app.add_flag("--any", any, "Succeed when any target connected; stop the others")->group(retry);
+
+    const char* check = "Watch and check";
+    app.add_flag("-w,--watch", watch,
+                 "Stay connected; report drops and reconnect (until SIGINT/SIGTERM/--timeout)")
+        ->group(check);
+    auto* o_stable = app.add_option("--stable-after", stable_after_s,
+                                    "Watch: a connection up this long resets the retry delay")
+                         ->type_name("DUR")->default_str("10s")->group(check);
+    auto* o_keepalive = app.add_option("--keepalive", keepalive_s,
+                                       "Watch: declare a silent dead peer after DUR (0: off, >= 2s)")
+                            ->type_name("DUR")->default_str("10s")->group(check);
+    auto* o_send = app.add_option("--send", send_s,
+                                  "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)")
+                       ->type_name("STRING")->group(check);
+    auto* o_expect = app.add_option("--expect", expect_s,
+                                    "Ready only when the reply matches REGEX (POSIX extended)")
+                         ->type_name("REGEX")->group(check);
+    auto* o_expect_timeout = app.add_option("--expect-timeout", expect_timeout_s,
+                                            "How long to wait for the reply")
+                                 ->type_name("DUR")->default_str("connect timeout")->group(check);
 
     const char* network = "Network";
     app.add_flag("-4", only4, "IPv4 only")->group(network);
@@ -193,6 +229,11 @@ ParseResult parse_options(int argc, const char* const* argv) {
         return std::nullopt;
     };
 
+    for (const std::string& a : app.remaining()) {
+        if (a.size() > 1 && a[0] == '-')
+            return UsageError{"unknown option " + quote(a) + " (see --help)"};
+        target_args.push_back(a);
+    }
     if (target_args.empty())
         return UsageError{"no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])"};
 
@@ -241,6 +282,46 @@ ParseResult parse_options(int argc, const char* const* argv) {
             return *e;
         if (o.connect_timeout <= Duration::zero())
             return UsageError{"--connect-timeout must be more than 0, got " + quote(connect_timeout_s)};
+    }
+    o.watch = watch;
+    if (watch) {
+        o.backoff.initial = core::k_watch_initial_delay;
+        o.backoff.max = core::k_watch_max_delay;
+        if (!o.command.empty())
+            return UsageError{"-- COMMAND cannot be used with --watch (a watch does not end in success)"};
+    }
+    if (o_stable->count()) {
+        if (auto e = set_duration(o.stable_after, o_stable, stable_after_s))
+            return *e;
+    }
+    if (o_keepalive->count()) {
+        if (auto e = set_duration(o.keepalive, o_keepalive, keepalive_s))
+            return *e;
+        if (o.keepalive != Duration::zero() && o.keepalive < core::k_min_keepalive)
+            return UsageError{"--keepalive " + quote(keepalive_s) + " is below 2s (use 0 to turn it off)"};
+    }
+    if (o_send->count() || o_expect->count()) {
+        core::CheckOptions c;
+        c.timeout = o.connect_timeout;
+        auto sent = core::parse_escapes(send_s);
+        if (auto* e = std::get_if<core::EscapeError>(&sent))
+            return UsageError{"invalid --send " + quote(send_s) + ": " + e->message};
+        c.send = std::get<std::string>(sent);
+        if (o_expect->count()) {
+            auto m = core::Matcher::compile(expect_s);
+            if (auto* e = std::get_if<std::string>(&m))
+                return UsageError{"invalid --expect regular expression " + quote(expect_s) + ": " + *e};
+            c.expect = std::get<core::Matcher>(std::move(m));
+        }
+        if (o_expect_timeout->count()) {
+            if (auto e = set_duration(c.timeout, o_expect_timeout, expect_timeout_s))
+                return *e;
+            if (c.timeout <= Duration::zero())
+                return UsageError{"--expect-timeout must be more than 0, got " + quote(expect_timeout_s)};
+        }
+        o.check = std::move(c);
+    } else if (o_expect_timeout->count()) {
+        return UsageError{"--expect-timeout needs --expect or --send"};
     }
     if (o_initial->count()) {
         if (auto e = set_duration(o.backoff.initial, o_initial, initial_s))

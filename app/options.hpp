@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/backoff.hpp"
+#include "core/connector.hpp"
 #include "core/target.hpp"
 
 #include <optional>
@@ -31,6 +32,13 @@ struct Options {
     Verbosity verbosity = Verbosity::normal;
     ColorMode color = ColorMode::automatic;
     std::vector<std::string> command; // after "--"
+
+    // Watch mode: hold each connection, reconnect when it drops.
+    bool watch = false;
+    core::Duration stable_after = core::k_stable_after;
+    core::Duration keepalive = core::k_keepalive; // zero: off
+    // --send / --expect check; unset when neither was given.
+    std::optional<core::CheckOptions> check;
 };
 
 struct UsageError {

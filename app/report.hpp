@@ -3,6 +3,7 @@
 
 #include "core/clock.hpp"
 #include "core/event.hpp"
+#include "core/tcp_client.hpp"
 
 #include <string>
 #include <string_view>
@@ -10,7 +11,8 @@
 
 namespace tcpretry::app {
 
-enum class Result { ok, gave_up, timeout, interrupted };
+// disconnected: a watch ended with a target not connected at that moment.
+enum class Result { ok, gave_up, timeout, interrupted, disconnected };
 
 std::string_view result_name(Result r);
 
@@ -27,6 +29,8 @@ struct Summary {
 class Reporter : public core::EventSink {
   public:
     virtual void start() = 0;
+    // Watch mode, before the overall summary: one per target.
+    virtual void target_summary(std::size_t target, const core::WatchStats& stats) = 0;
     virtual void summary(const Summary& s) = 0;
 };
 

@@ -4,7 +4,7 @@
 #include "app/json_reporter.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
-#include "core/connector.hpp"
+#include "core/tcp_client.hpp"
 #include "core/loop.hpp"
 #include "core/resolver.hpp"
 
@@ -20,9 +20,9 @@ namespace tcpretry::app {
 
 namespace {
 
-// One run: the loop, the targets' Connectors, the deadline and the signals. The core's events
-// go to the reporter; whether the run is over is decided later, from the loop, so no
-// Connector is stopped from inside its own callback.
+// One run: the loop, one TcpClient per target, the deadline and the signals. The core's
+// events go to the reporter; whether the run is over is decided later, from the loop, so no
+// client is stopped from inside its own callback.
 class Session final : public core::EventSink {
   public:
     Session(const Options& options, Reporter& reporter, Output& out);
@@ -37,6 +37,7 @@ class Session final : public core::EventSink {
     void on_event(const core::Event& e) override;
     void decide();
     void finish(Result result, int exit_code);
+    void report_summaries();
     static void on_signal(evutil_socket_t signal, short, void* arg);
     static void on_decide(evutil_socket_t, short, void* arg);
 
@@ -45,19 +46,24 @@ class Session final : public core::EventSink {
     Output& m_out;
     core::Loop m_loop;
     core::Resolver m_resolver;
-    std::vector<std::unique_ptr<core::Connector>> m_connectors;
+    std::vector<std::unique_ptr<core::TcpClient>> m_clients;
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
     core::EventPtr m_decide;
     core::Timer m_deadline;
     core::TimePoint m_start;
     std::optional<std::pair<int, Result>> m_outcome;
+    std::size_t m_closing = 0; // clients still closing their connections
 };
 
 Session::Session(const Options& options, Reporter& reporter, Output& out)
     : m_options(options), m_reporter(reporter), m_out(out), m_resolver(m_loop, options.resolver),
       m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }) {
     uint64_t seed = options.seed ? *options.seed : std::random_device{}();
+    core::ClientOptions client;
+    client.hold = options.watch;
+    client.stable_after = options.stable_after;
+    client.keepalive = options.keepalive;
     for (std::size_t i = 0; i < options.targets.size(); ++i) {
         core::ConnectorOptions co;
         co.connect_timeout = options.connect_timeout;
@@ -66,8 +72,10 @@ Session::Session(const Options& options, Reporter& reporter, Output& out)
         co.seed = seed + i;
         co.family = options.family;
         co.source = options.source;
-        m_connectors.push_back(std::make_unique<core::Connector>(m_loop, m_resolver,
-                                                                 options.targets[i], i, co, *this));
+        co.check = options.check;
+        m_clients.push_back(std::make_unique<core::TcpClient>(m_loop, m_resolver,
+                                                              options.targets[i], i, co, client,
+                                                              *this));
     }
     m_sigint.reset(evsignal_new(m_loop.base(), SIGINT, &Session::on_signal, this));
     m_sigterm.reset(evsignal_new(m_loop.base(), SIGTERM, &Session::on_signal, this));
@@ -78,12 +86,10 @@ Session::Session(const Options& options, Reporter& reporter, Output& out)
 }
 
 Session::~Session() {
-    // Stop everything, then let the loop run once more without blocking: evdns delivers the
-    // callbacks of cancelled queries from the loop, and they free what the queries held.
-    for (auto& c : m_connectors)
-        c->stop();
+    // Everything is stopped; let the loop run once more without blocking: evdns delivers
+    // the callbacks of cancelled queries from the loop, and they free what the queries held.
     event_base_loop(m_loop.base(), EVLOOP_NONBLOCK);
-    m_connectors.clear();
+    m_clients.clear();
 }
 
 std::pair<int, Result> Session::run() {
@@ -91,10 +97,9 @@ std::pair<int, Result> Session::run() {
     m_reporter.start();
     if (m_options.timeout)
         m_deadline.start(*m_options.timeout);
-    for (auto& c : m_connectors)
+    for (auto& c : m_clients)
         c->start();
-    if (!m_outcome)
-        m_loop.run();
+    m_loop.run();
     return m_outcome.value_or(std::pair{k_exit_internal, Result::interrupted});
 }
 
@@ -111,43 +116,70 @@ void Session::on_event(const core::Event& e) {
 void Session::decide() {
     std::size_t connected = 0;
     std::size_t gave_up = 0;
-    for (const auto& c : m_connectors) {
-        connected += c->state() == core::Connector::State::connected;
-        gave_up += c->state() == core::Connector::State::gave_up;
+    for (const auto& c : m_clients) {
+        connected += c->connected();
+        gave_up += c->connector().state() == core::Connector::State::gave_up;
     }
-    std::size_t n = m_connectors.size();
-    bool ok = m_options.condition == Condition::all ? connected == n : connected > 0;
-    bool failed = m_options.condition == Condition::all ? gave_up > 0 : gave_up == n;
-    if (ok)
+    std::size_t n = m_clients.size();
+    bool all = m_options.condition == Condition::all;
+    if (m_options.watch) {
+        // A watch ends when stopped, or when no target has anything left to try.
+        if (gave_up == n)
+            finish(Result::gave_up, k_exit_failed);
+        return;
+    }
+    if (all ? connected == n : connected > 0)
         finish(Result::ok, k_exit_ok);
-    else if (failed)
+    else if (all ? gave_up > 0 : gave_up == n)
         finish(Result::gave_up, k_exit_failed);
 }
 
 void Session::finish(Result result, int exit_code) {
     if (m_outcome)
         return;
-    m_outcome = std::pair{exit_code, result};
     m_deadline.cancel();
-    for (auto& c : m_connectors)
-        c->stop();
-    m_loop.exit();
-    if (exit_code == k_exit_sigpipe)
-        return; // nobody is reading: end quietly
+    if (m_options.watch && exit_code != k_exit_sigpipe && result != Result::gave_up) {
+        // Stopping is how a watch normally ends: the status says whether the targets the
+        // condition needs were connected at that moment.
+        std::size_t connected = 0;
+        for (const auto& c : m_clients)
+            connected += c->connected();
+        bool ok = m_options.condition == Condition::all ? connected == m_clients.size()
+                                                        : connected > 0;
+        result = ok ? Result::ok : Result::disconnected;
+        exit_code = ok ? k_exit_ok : k_exit_failed;
+    }
+    m_outcome = std::pair{exit_code, result};
+    if (exit_code != k_exit_sigpipe) // nobody is reading: end quietly
+        report_summaries();
 
+    // Held connections are half-closed and given a moment for the peer's EOF.
+    m_closing = m_clients.size();
+    for (auto& c : m_clients) {
+        c->stop([this] {
+            if (--m_closing == 0)
+                m_loop.exit();
+        });
+    }
+}
+
+void Session::report_summaries() {
     Summary s;
-    s.result = result;
-    s.exit_code = exit_code;
-    s.targets = m_connectors.size();
-    for (const auto& c : m_connectors) {
-        s.attempts += c->rounds();
-        s.failures += c->failed_rounds();
-        s.connected += c->state() == core::Connector::State::connected;
+    s.result = m_outcome->second;
+    s.exit_code = m_outcome->first;
+    s.targets = m_clients.size();
+    for (std::size_t i = 0; i < m_clients.size(); ++i) {
+        const core::TcpClient& c = *m_clients[i];
+        s.attempts += c.connector().rounds();
+        s.failures += c.connector().failed_rounds();
+        s.connected += c.connected();
+        if (m_options.watch)
+            m_reporter.target_summary(i, c.stats());
     }
     s.elapsed = core::Clock::now() - m_start;
     m_reporter.summary(s);
     if (m_out.broken())
-        m_outcome = std::pair{k_exit_sigpipe, result};
+        m_outcome = std::pair{k_exit_sigpipe, s.result};
 }
 
 void Session::on_signal(evutil_socket_t signal, short, void* arg) {
@@ -217,7 +249,8 @@ int run(int argc, char** argv) {
         reporter = std::make_unique<JsonReporter>(out, std::move(texts));
     } else {
         reporter = std::make_unique<HumanReporter>(
-            out, err, options.targets, HumanStyle{options.verbosity, want_color(options, out)});
+            out, err, options.targets,
+            HumanStyle{options.verbosity, want_color(options, out), options.watch});
     }
 
     std::pair<int, Result> outcome;

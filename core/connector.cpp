@@ -1,6 +1,7 @@
 #include "core/connector.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
 #include <cstdio>
 #include <event2/util.h>
@@ -17,10 +18,15 @@ struct Connector::Attempt {
     TimePoint started;
     UniqueFd fd;
     EventPtr watch;
+    EventPtr write_watch; // while a --send is only partly written
 
     static void on_event(evutil_socket_t, short, void* arg) {
         auto* self = static_cast<Attempt*>(arg);
         self->owner->on_writable(self);
+    }
+    static void on_check_event(evutil_socket_t, short what, void* arg) {
+        auto* self = static_cast<Attempt*>(arg);
+        self->owner->on_check_io(what);
     }
 };
 
@@ -50,7 +56,8 @@ Connector::Connector(Loop& loop, Resolver& resolver, Target target, std::size_t 
       m_options(std::move(options)), m_sink(sink), m_backoff(m_options.backoff, m_options.seed),
       m_round_timer(loop, [this] { on_round_timeout(); }),
       m_stagger_timer(loop, [this] { start_addresses(); }),
-      m_retry_timer(loop, [this] { begin_round(); }) {}
+      m_retry_timer(loop, [this] { begin_round(); }),
+      m_check_timer(loop, [this] { on_check_timeout(); }) {}
 
 Connector::~Connector() {
     stop();
@@ -189,7 +196,8 @@ bool Connector::start_next() {
 }
 
 void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorClass error,
-                               ErrorCode code, std::string message, bool fatal) {
+                               ErrorCode code, std::string message, bool fatal,
+                               std::string received) {
     if (fatal)
         ++m_fatal;
     m_last_error = error;
@@ -198,6 +206,7 @@ void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorCla
     e.error = error;
     e.code = code;
     e.message = std::move(message);
+    e.received = std::move(received);
     e.duration = Clock::now() - started;
     emit(e);
 }
@@ -228,7 +237,7 @@ void Connector::connect_to(const SockAddr& addr) {
     if (connect_step(err) != ConnectStep::connecting)
         return sys_failure(err);
 
-    auto attempt = std::make_unique<Attempt>(Attempt{this, addr, started, std::move(fd), nullptr});
+    auto attempt = std::make_unique<Attempt>(Attempt{this, addr, started, std::move(fd), nullptr, nullptr});
     // Never EV_PERSIST: a connected socket stays writable and the callback would spin.
     attempt->watch.reset(event_new(m_loop.base(), attempt->fd.get(), EV_WRITE, &Attempt::on_event,
                                    attempt.get()));
@@ -286,19 +295,120 @@ void Connector::succeed(Attempt* attempt) {
     std::unique_ptr<Attempt> winner = std::move(*it);
     m_attempts.erase(it);
     winner->watch.reset();
-    TimePoint now = Clock::now();
+    m_connect_duration = Clock::now() - winner->started;
     cancel_round(); // the other addresses and queries end silently
-    m_state = State::connected;
+    if (m_options.check)
+        begin_check(std::move(winner));
+    else
+        hand_on(std::move(winner));
+}
 
+void Connector::hand_on(std::unique_ptr<Attempt> winner) {
+    TimePoint now = Clock::now();
+    m_state = State::connected;
+    m_failed_streak = 0;
     Event e = make_event(EventType::connected);
     e.address = to_endpoint(winner->address);
     if (auto local = local_address(winner->fd.get(), false))
         e.local = to_endpoint(*local);
-    e.duration = now - winner->started;
+    e.duration = m_connect_duration;
+    if (m_options.check)
+        e.check = now - m_check_start;
     e.waited = now - *m_first_round_start;
     emit(e);
     if (m_on_connected)
         m_on_connected(std::move(winner->fd));
+}
+
+void Connector::begin_check(std::unique_ptr<Attempt> winner) {
+    m_check_start = Clock::now();
+    m_sent = 0;
+    m_received.clear();
+    m_checking = std::move(winner);
+    Attempt* a = m_checking.get();
+    a->watch.reset(event_new(m_loop.base(), a->fd.get(), EV_READ | EV_PERSIST,
+                             &Attempt::on_check_event, a));
+    a->write_watch.reset(event_new(m_loop.base(), a->fd.get(), EV_WRITE | EV_PERSIST,
+                                   &Attempt::on_check_event, a));
+    if (!a->watch || !a->write_watch || event_add(a->watch.get(), nullptr) != 0)
+        return check_failed(ErrorClass::local, ErrorCode::sys(ENOMEM), errno_message(ENOMEM));
+    m_check_timer.start(m_options.check->timeout);
+    on_check_io(EV_WRITE);
+}
+
+void Connector::on_check_io(short what) {
+    const CheckOptions& check = *m_options.check;
+    int fd = m_checking->fd.get();
+    if ((what & EV_WRITE) && m_sent < check.send.size()) {
+        while (m_sent < check.send.size()) {
+            ssize_t n = ::send(fd, check.send.data() + m_sent, check.send.size() - m_sent,
+                               MSG_NOSIGNAL);
+            if (n >= 0) {
+                m_sent += static_cast<std::size_t>(n);
+                continue;
+            }
+            int err = errno;
+            if (err == EAGAIN || err == EINTR) {
+                event_add(m_checking->write_watch.get(), nullptr);
+                return;
+            }
+            return check_failed(classify_errno(err), ErrorCode::sys(err), errno_message(err));
+        }
+        event_del(m_checking->write_watch.get());
+    }
+    if (what & EV_READ) {
+        char buf[k_expect_limit];
+        while (m_received.size() < k_expect_limit) {
+            ssize_t n = ::recv(fd, buf, k_expect_limit - m_received.size(), 0);
+            if (n > 0) {
+                m_received.append(buf, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n == 0) {
+                if (check.expect && check.expect->matches(m_received))
+                    break;
+                return check_failed(ErrorClass::expect_mismatch, {},
+                                    "connection closed before a reply matched");
+            }
+            int err = errno;
+            if (err == EAGAIN || err == EINTR)
+                break;
+            return check_failed(classify_errno(err), ErrorCode::sys(err), errno_message(err));
+        }
+    }
+    if (m_sent < check.send.size())
+        return; // the reply counts only after the request went out
+    if (!check.expect)
+        return hand_on(take_checked());
+    if (check.expect->matches(m_received))
+        return hand_on(take_checked());
+    if (m_received.size() >= k_expect_limit)
+        return check_failed(ErrorClass::expect_mismatch, {},
+                            "no match in the first " + std::to_string(k_expect_limit) + " bytes");
+}
+
+std::unique_ptr<Connector::Attempt> Connector::take_checked() {
+    m_check_timer.cancel();
+    std::unique_ptr<Attempt> a = std::move(m_checking);
+    a->watch.reset();
+    a->write_watch.reset();
+    return a;
+}
+
+void Connector::on_check_timeout() {
+    std::string within = " within " + seconds_text(m_options.check->timeout);
+    if (m_received.empty())
+        check_failed(ErrorClass::expect_timeout, {}, "no reply" + within);
+    else
+        check_failed(ErrorClass::expect_mismatch, {}, "reply did not match" + within);
+}
+
+void Connector::check_failed(ErrorClass error, ErrorCode code, std::string message) {
+    std::unique_ptr<Attempt> a = take_checked();
+    a->fd.reset();
+    report_failure(a->address, a->started, error, code, std::move(message), false,
+                   std::exchange(m_received, {}));
+    fail_round(error);
 }
 
 void Connector::check_round_over() {
@@ -364,7 +474,8 @@ void Connector::on_round_timeout() {
 void Connector::fail_round(ErrorClass last_error) {
     cancel_round();
     ++m_failed_rounds;
-    bool exhausted = m_options.max_rounds != 0 && m_round >= m_options.max_rounds;
+    ++m_failed_streak;
+    bool exhausted = m_options.max_rounds != 0 && m_failed_streak >= m_options.max_rounds;
     bool all_fatal = m_started > 0 && m_fatal == m_started;
     if (exhausted || all_fatal) {
         m_state = State::gave_up;
@@ -375,6 +486,13 @@ void Connector::fail_round(ErrorClass last_error) {
         emit(e);
         return;
     }
+    schedule_retry();
+}
+
+void Connector::restart() {
+    if (m_state != State::connected)
+        return;
+    m_first_round_start.reset(); // waited_ms counts from this outage's first round
     schedule_retry();
 }
 
@@ -401,6 +519,8 @@ void Connector::cancel_round() {
     for (auto& q : m_queue)
         q.clear();
     m_delay_done = false;
+    m_check_timer.cancel();
+    m_checking.reset();
 }
 
 } // namespace tcpretry::core

@@ -12,13 +12,17 @@
 //   then a connection to ourselves is refused (closed with an RST, so no TIME_WAIT).
 //   After each attempt its fd watch is removed and the fd closed; only the winner's fd is
 //   handed on, and every other attempt and query of the round is cancelled silently.
+//   With --send/--expect, the winner is then checked: bytes sent, the reply matched within
+//   its own timer; a failed check fails the round (error expect_mismatch / expect_timeout).
 //   The round fails when every address failed (or nothing resolved, or the timer expired).
 //   Then: rounds exhausted or every address fatal -> gave up; else a retry timer with the
 //   backoff delay starts the next round. stop() cancels everything, the retry timer too.
+//   restart() after a handed-on connection ended schedules the next round the same way.
 #pragma once
 
 #include "core/backoff.hpp"
 #include "core/event.hpp"
+#include "core/expect.hpp"
 #include "core/loop.hpp"
 #include "core/resolver.hpp"
 #include "core/target.hpp"
@@ -32,13 +36,21 @@
 
 namespace tcpretry::core {
 
+// An application-level check after the TCP connect: send bytes, then expect a reply.
+struct CheckOptions {
+    std::string send;              // sent right after connecting (may be empty)
+    std::optional<Matcher> expect; // matched against the first k_expect_limit bytes received
+    Duration timeout = k_connect_timeout;
+};
+
 struct ConnectorOptions {
     Duration connect_timeout = k_connect_timeout;
-    unsigned max_rounds = 0; // 0 = unlimited
+    unsigned max_rounds = 0; // give up after this many failed rounds in a row; 0 = never
     BackoffPolicy backoff;
     uint64_t seed = 0;
     std::optional<Family> family;   // only this family (-4 / -6)
     std::optional<SockAddr> source; // bind to this local address (port 0)
+    std::optional<CheckOptions> check; // a connection counts only once the check passed
 };
 
 class Connector {
@@ -65,6 +77,9 @@ class Connector {
 
     void start(); // begins the first round
     void stop();  // cancels timers, queries and sockets; emits nothing more
+    // After a handed-on connection ended: the next round after the backoff delay.
+    void restart();
+    void reset_backoff() { m_backoff.reset(); }
 
     State state() const { return m_state; }
     const Target& target() const { return m_target; }
@@ -92,8 +107,14 @@ class Connector {
     void finish_attempt(Attempt* attempt, ErrorClass error, ErrorCode code, std::string message,
                         bool fatal);
     void report_failure(const SockAddr& addr, TimePoint started, ErrorClass error, ErrorCode code,
-                        std::string message, bool fatal);
+                        std::string message, bool fatal, std::string received = {});
     void succeed(Attempt* attempt);
+    void begin_check(std::unique_ptr<Attempt> winner);
+    void on_check_io(short what);
+    void on_check_timeout();
+    void check_failed(ErrorClass error, ErrorCode code, std::string message);
+    void hand_on(std::unique_ptr<Attempt> winner);
+    std::unique_ptr<Attempt> take_checked();
     void check_round_over();
     void on_round_timeout();
     void fail_round(ErrorClass last_error);
@@ -125,11 +146,20 @@ class Connector {
     unsigned m_started = 0;      // addresses tried this round
     unsigned m_fatal = 0;        // of those, failed fatally
     bool m_delay_done = false;   // the resolution delay was already given this round
+    unsigned m_failed_streak = 0; // failed rounds since the last success
+
+    // The check of a connected socket (--send / --expect).
+    std::unique_ptr<Attempt> m_checking;
+    TimePoint m_check_start{};
+    Duration m_connect_duration{};
+    std::size_t m_sent = 0;
+    std::string m_received;
     ErrorClass m_last_error = ErrorClass::fatal;
 
     Timer m_round_timer;
     Timer m_stagger_timer; // paces addresses; also the resolution delay before the first
     Timer m_retry_timer;
+    Timer m_check_timer;
 };
 
 } // namespace tcpretry::core

@@ -15,6 +15,15 @@ inline constexpr double k_multiplier = 2.0;
 inline constexpr double k_jitter = 0.1;
 inline constexpr Duration k_min_delay = 1ms;
 
+// Watch mode reconnects more patiently (muduo's values).
+inline constexpr Duration k_watch_initial_delay = 500ms;
+inline constexpr Duration k_watch_max_delay = 30s;
+// A connection up this long earns the initial delay again.
+inline constexpr Duration k_stable_after = 10s;
+// Dead-peer deadline of a held connection (keepalive + TCP_USER_TIMEOUT); the least allowed.
+inline constexpr Duration k_keepalive = 10s;
+inline constexpr Duration k_min_keepalive = 2s;
+
 // One round (resolution plus connect) may take this long.
 inline constexpr Duration k_connect_timeout = 3s;
 

@@ -1,5 +1,7 @@
 #include "core/errors.hpp"
 
+#include "core/event.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <event2/util.h>
@@ -73,6 +75,10 @@ std::string_view error_class_name(ErrorClass c) {
         return "resolve";
     case ErrorClass::self_connect:
         return "self_connect";
+    case ErrorClass::expect_mismatch:
+        return "expect_mismatch";
+    case ErrorClass::expect_timeout:
+        return "expect_timeout";
     }
     return "fatal";
 }
@@ -141,6 +147,20 @@ std::string errno_message(int err) {
     if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z' && (s.size() < 2 || !(s[1] >= 'A' && s[1] <= 'Z')))
         s[0] = static_cast<char>(s[0] - 'A' + 'a');
     return s;
+}
+
+std::string_view disconnect_reason_name(DisconnectReason r) {
+    switch (r) {
+    case DisconnectReason::closed:
+        return "closed";
+    case DisconnectReason::reset:
+        return "reset";
+    case DisconnectReason::timeout:
+        return "timeout";
+    case DisconnectReason::error:
+        return "error";
+    }
+    return "error";
 }
 
 } // namespace tcpretry::core

@@ -25,6 +25,8 @@ enum class ErrorClass {
     fatal,
     resolve,
     self_connect,
+    expect_mismatch, // connected, but the reply did not match --expect
+    expect_timeout,  // connected, but nothing arrived before --expect-timeout
 };
 
 ErrorClass classify_errno(int err);

@@ -6,6 +6,7 @@
 #include "core/errors.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -15,9 +16,20 @@ enum class EventType {
     attempt,   // a connect to one address started
     failed,    // one address's attempt failed, or the round's resolution failed
     retry,     // the round failed; the next one is scheduled
-    connected, // an address connected; the target is done (or, in watch mode, up)
-    gave_up,   // no more rounds for this target
+    connected,    // an address connected (and passed the check); the target is up
+    disconnected, // watch mode: an established connection ended
+    gave_up,      // no more rounds for this target
 };
+
+// Why an established connection ended.
+enum class DisconnectReason {
+    closed,  // the peer closed it (EOF)
+    reset,   // the peer reset it (RST)
+    timeout, // keepalive or TCP_USER_TIMEOUT found the peer or path dead
+    error,   // any other error
+};
+
+std::string_view disconnect_reason_name(DisconnectReason r);
 
 struct Event {
     EventType type = EventType::attempt;
@@ -31,9 +43,18 @@ struct Event {
     ErrorCode code;       // the errno or resolver code, when there was one
     std::string message;  // human words
 
+    std::string received; // failed with expect_*: the first bytes the server sent (raw)
+
     Duration duration{}; // failed: this address's attempt; connected: its connect time
     Duration waited{};   // connected: since the target's first round began
+    std::optional<Duration> check; // connected: the --send/--expect check's time
     Duration delay{};    // retry: until the next round
+
+    unsigned connection = 0; // connected, disconnected: 1-based count for this target
+    // disconnected
+    DisconnectReason reason = DisconnectReason::closed;
+    Duration uptime{};
+    uint64_t bytes_received = 0;
 };
 
 class EventSink {

@@ -176,6 +176,11 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
         if (close == std::string_view::npos)
             return fail("missing ']' after the IPv6 address");
         host = text.substr(1, close - 1);
+        if (!parse_numeric_address(std::string(host), 0) || host.find('.') != std::string_view::npos) {
+            if (host.find('%') != std::string_view::npos)
+                return fail(quote(host) + " is not an IPv6 address with a known zone");
+            return fail(quote(host) + " is not an IPv6 address");
+        }
         std::string_view rest = text.substr(close + 1);
         if (rest.empty())
             return fail("missing port (use [ADDRESS]:PORT)");
@@ -206,13 +211,7 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
     t.host = std::string(host);
 
     if (bracketed) {
-        auto addr = parse_numeric_address(t.host, t.port);
-        if (!addr || addr->family() != Family::ipv6) {
-            if (t.host.find('%') != std::string::npos)
-                return fail("'" + t.host + "' is not an IPv6 address with a known zone");
-            return fail("'" + t.host + "' is not an IPv6 address");
-        }
-        t.numeric = addr;
+        t.numeric = parse_numeric_address(t.host, t.port);
         return t;
     }
     if (auto addr = parse_numeric_address(t.host, t.port); addr && addr->family() == Family::ipv4) {

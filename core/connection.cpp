@@ -1,0 +1,96 @@
+#include "core/connection.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdexcept>
+#include <sys/socket.h>
+
+namespace tcpretry::core {
+
+KeepaliveSettings keepalive_settings(Duration dead_after) {
+    using namespace std::chrono;
+    KeepaliveSettings k;
+    auto third = duration_cast<seconds>(dead_after / 3).count();
+    k.idle_s = static_cast<int>(std::max<decltype(third)>(1, third));
+    k.interval_s = k.idle_s;
+    k.count = 2;
+    k.user_timeout_ms = static_cast<unsigned>(duration_cast<milliseconds>(dead_after).count());
+    return k;
+}
+
+Connection::Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed)
+    : m_on_closed(std::move(on_closed)), m_linger(loop, [this] { finish_close(); }) {
+    int s = fd.get();
+    if (keepalive > Duration::zero()) {
+        KeepaliveSettings k = keepalive_settings(keepalive);
+        int one = 1;
+        setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &k.idle_s, sizeof k.idle_s);
+        setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &k.interval_s, sizeof k.interval_s);
+        setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &k.count, sizeof k.count);
+        setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &k.user_timeout_ms, sizeof k.user_timeout_ms);
+    }
+    m_bev.reset(bufferevent_socket_new(loop.base(), s, BEV_OPT_CLOSE_ON_FREE));
+    if (!m_bev)
+        throw std::runtime_error("cannot create a bufferevent");
+    fd.release(); // the bufferevent owns it now
+    bufferevent_setcb(m_bev.get(), &Connection::on_read, nullptr, &Connection::on_event, this);
+    bufferevent_enable(m_bev.get(), EV_READ);
+}
+
+Connection::~Connection() = default;
+
+void Connection::drain() {
+    evbuffer* in = bufferevent_get_input(m_bev.get());
+    size_t n = evbuffer_get_length(in);
+    m_bytes += n;
+    evbuffer_drain(in, n); // counted and discarded, never buffered without bound
+}
+
+void Connection::on_read(bufferevent*, void* arg) {
+    static_cast<Connection*>(arg)->drain();
+}
+
+void Connection::on_event(bufferevent*, short what, void* arg) {
+    auto* self = static_cast<Connection*>(arg);
+    int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+    self->drain();
+    if (self->m_on_done)
+        return self->finish_close(); // the peer's EOF (or an error) after our half-close
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    DisconnectReason reason = DisconnectReason::closed;
+    if (what & BEV_EVENT_ERROR) {
+        if (err == ECONNRESET || err == EPIPE || err == ECONNABORTED)
+            reason = DisconnectReason::reset;
+        else if (err == ETIMEDOUT)
+            reason = DisconnectReason::timeout;
+        else
+            reason = DisconnectReason::error;
+    }
+    bufferevent_disable(self->m_bev.get(), EV_READ | EV_WRITE);
+    // The callback may destroy this Connection: nothing after it.
+    self->m_on_closed(reason, err);
+}
+
+void Connection::close(std::function<void()> done) {
+    m_on_done = std::move(done);
+    if (::shutdown(bufferevent_getfd(m_bev.get()), SHUT_WR) != 0)
+        return finish_close();
+    m_linger.start(k_close_linger);
+}
+
+void Connection::finish_close() {
+    m_linger.cancel();
+    bufferevent_disable(m_bev.get(), EV_READ | EV_WRITE);
+    m_bev.reset();
+    auto done = std::move(m_on_done);
+    m_on_done = nullptr;
+    // May destroy this Connection: nothing after it.
+    done();
+}
+
+} // namespace tcpretry::core
