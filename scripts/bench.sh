@@ -13,7 +13,7 @@
 #   BENCH_QUICK=1        fewer samples (same as --quick)
 #   BENCH_RUNS=N         hyperfine runs per command   (default 50, quick 10)
 #   BENCH_WARMUP=N       hyperfine warmup runs        (default 5,  quick 2)
-#   BENCH_MOMENTS=N      detection-delay moments      (default 16, quick 4)
+#   BENCH_MOMENTS=N      detection-delay moments      (default 24, quick 4)
 #   BENCH_SEED=N         seed for the moments         (default 42)
 #   BENCH_CACHE=DIR      npm cache + last results     (default /tmp/tcpretry-bench)
 #   TCPRETRY="CMD ..."   command to bench as tcpretry (default build/tcpretry,
@@ -37,7 +37,7 @@ done
 if [[ $QUICK == 1 ]]; then
     RUNS=${BENCH_RUNS:-10}; WARMUP=${BENCH_WARMUP:-2}; MOMENTS=${BENCH_MOMENTS:-4}
 else
-    RUNS=${BENCH_RUNS:-50}; WARMUP=${BENCH_WARMUP:-5}; MOMENTS=${BENCH_MOMENTS:-16}
+    RUNS=${BENCH_RUNS:-50}; WARMUP=${BENCH_WARMUP:-5}; MOMENTS=${BENCH_MOMENTS:-24}
 fi
 SEED=${BENCH_SEED:-42}
 RSS_RUNS=5
@@ -125,6 +125,8 @@ else
     TCPRETRY_CMD=("$ROOT/build/tcpretry")
 fi
 TCPRETRY_STR="${TCPRETRY_CMD[*]}"
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
 
 # ------------------------------------------------------------- listener ----
 # Accepts and closes connections in a loop on a free 127.0.0.1 port.
@@ -215,8 +217,9 @@ python3 "$SCRIPT_DIR/bench_detect.py" --out "$OUT/detect.json" \
 # --------------------------------------------------------------- report ----
 {
 printf '# tcpretry benchmark%s\n\n' "$( ((QUICK)) && echo ' (quick mode)' || true)"
-printf 'Host: %s, %s cores, %s. tcpretry: `%s`.\n\n' \
-    "$(uname -sr)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" "$TCPRETRY_STR"
+printf 'Host: %s, %s cores, %s, load average at start %s / at end %s. tcpretry: `%s`.\n\n' \
+    "$(uname -sr)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" "$LOAD_START" \
+    "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)" "$TCPRETRY_STR"
 for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do printf -- '- %s\n' "$s"; done
 ((${#SKIPPED[@]})) && echo
 python3 - "$OUT/probe.tsv" "$OUT/detect.json" "$RUNS" "$WARMUP" "$RSS_RUNS" <<'PY'

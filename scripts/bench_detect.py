@@ -63,10 +63,6 @@ def kill_group(proc):
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
         pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def trial(argv_tmpl, moment, timeout):
@@ -109,12 +105,23 @@ def trial(argv_tmpl, moment, timeout):
             proc.wait()
             return {"port": port, "ok": False,
                     "error": "tool exited (rc=%d) before the port opened" % early}
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        # Blocking wait (waitpid), NOT proc.wait(timeout=...): with a timeout
+        # CPython polls with sleeps of up to 50 ms, which quantizes t_exit.
+        # A timer thread is the watchdog instead.
+        fired = threading.Event()
+
+        def watchdog():
+            fired.set()
             kill_group(proc)
-            return {"port": port, "ok": False, "error": "no exit within %gs of open" % timeout}
+
+        timer = threading.Timer(timeout, watchdog)
+        timer.daemon = True
+        timer.start()
+        rc = proc.wait()
         t_exit = time.monotonic()
+        timer.cancel()
+        if fired.is_set():
+            return {"port": port, "ok": False, "error": "no exit within %gs of open" % timeout}
         res = {
             "port": port,
             "ok": rc == 0,
