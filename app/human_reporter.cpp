@@ -142,12 +142,13 @@ void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
                       std::string(core::error_class_name(e.error)) + "|" + e.message;
     bool changed = t.last_error && *t.last_error != e.error;
     if (changed && t.suppressed > 0) {
-        print(still_line(e, t));
+        print(still_line(e, t)); // counts the attempts up to the previous one
         t.suppressed = 0;
     }
     if (changed)
         t.seen.clear();
     t.last_error = e.error;
+    t.last_attempt = e.attempt;
 
     if (!verbose && t.seen.count(key)) {
         ++t.suppressed;
@@ -184,7 +185,6 @@ void HumanReporter::on_event(const core::Event& e) {
         t.started = true;
         t.first_round = m_now();
     }
-    t.last_attempt = e.attempt;
     switch (e.type) {
     case core::EventType::attempt:
         if (m_style.verbosity == Verbosity::verbose)

@@ -44,7 +44,7 @@ class HumanReporter : public Reporter {
         std::optional<core::ErrorClass> last_error;
         std::set<std::string> seen;           // failures printed since the error last changed
         unsigned suppressed = 0;              // repeats not printed since the last line
-        unsigned last_attempt = 0;
+        unsigned last_attempt = 0;            // the round of the last failure
         core::TimePoint first_round{};
         core::TimePoint last_print{};
         bool started = false;

@@ -176,7 +176,8 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
         if (close == std::string_view::npos)
             return fail("missing ']' after the IPv6 address");
         host = text.substr(1, close - 1);
-        if (!parse_numeric_address(std::string(host), 0) || host.find('.') != std::string_view::npos) {
+        auto literal = parse_numeric_address(std::string(host), 0);
+        if (!literal || literal->family() != Family::ipv6) {
             if (host.find('%') != std::string_view::npos)
                 return fail(quote(host) + " is not an IPv6 address with a known zone");
             return fail(quote(host) + " is not an IPv6 address");

@@ -1,0 +1,92 @@
+// Socket addresses: numeric parsing, printable forms, ports, equality.
+#include "core/address.hpp"
+
+#include <doctest/doctest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <string>
+#include <vector>
+
+using namespace tcpretry::core;
+
+TEST_CASE("parse_numeric_address") {
+    struct Row {
+        std::string text;
+        bool ok;
+        Family family;
+        std::string host; // as printed back
+    };
+    const std::vector<Row> rows{
+        {"127.0.0.1", true, Family::ipv4, "127.0.0.1"},
+        {"0.0.0.0", true, Family::ipv4, "0.0.0.0"},
+        {"255.255.255.255", true, Family::ipv4, "255.255.255.255"},
+        {"::1", true, Family::ipv6, "::1"},
+        {"::", true, Family::ipv6, "::"},
+        {"2001:DB8:0::1", true, Family::ipv6, "2001:db8::1"},
+        {"::ffff:10.0.0.1", true, Family::ipv6, "::ffff:10.0.0.1"},
+        {"fe80::1%lo", true, Family::ipv6, "fe80::1%lo"},
+        {"fe80::1%1", true, Family::ipv6, "fe80::1%lo"}, // index 1 is lo: printed by name
+        {"", false, Family::ipv4, ""},
+        {"256.0.0.1", false, Family::ipv4, ""},
+        {"127.1", false, Family::ipv4, ""},
+        {"1.2.3.4.5", false, Family::ipv4, ""},
+        {"localhost", false, Family::ipv4, ""},
+        {"[::1]", false, Family::ipv4, ""},
+        {"::1%", false, Family::ipv4, ""},
+        {"fe80::1%nosuchif0", false, Family::ipv4, ""},
+        {"fe80::1%0", false, Family::ipv4, ""},
+        {"fe80::1%-1", false, Family::ipv4, ""},
+        {"fe80::1%1x", false, Family::ipv4, ""},
+        {"127.0.0.1%lo", false, Family::ipv4, ""},
+        {" 127.0.0.1", false, Family::ipv4, ""},
+        {"1:2:3:4:5:6:7:8:9", false, Family::ipv4, ""},
+    };
+    REQUIRE(if_nametoindex("lo") == 1);
+    for (const auto& row : rows) {
+        CAPTURE(row.text);
+        auto a = parse_numeric_address(row.text, 8080);
+        REQUIRE(a.has_value() == row.ok);
+        if (!a)
+            continue;
+        CHECK(a->family() == row.family);
+        CHECK(a->port() == 8080);
+        CHECK(a->host() == row.host);
+        CHECK(a->length ==
+              (row.family == Family::ipv6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)));
+        CHECK(a->get()->sa_family == (row.family == Family::ipv6 ? AF_INET6 : AF_INET));
+    }
+}
+
+TEST_CASE("SockAddr ports and equality") {
+    auto a = parse_numeric_address("10.0.0.5", 80);
+    auto b = parse_numeric_address("10.0.0.5", 80);
+    auto c = parse_numeric_address("10.0.0.6", 80);
+    auto d = parse_numeric_address("::ffff:10.0.0.5", 80);
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(c);
+    REQUIRE(d);
+    CHECK(*a == *b);
+    CHECK_FALSE(*a == *c);
+    CHECK_FALSE(*a == *d); // a mapped address is another family
+    b->set_port(81);
+    CHECK(b->port() == 81);
+    CHECK_FALSE(*a == *b);
+
+    auto v6 = parse_numeric_address("::1", 1);
+    REQUIRE(v6);
+    v6->set_port(65535);
+    CHECK(v6->port() == 65535);
+    CHECK(*v6 == *parse_numeric_address("::1", 65535));
+}
+
+TEST_CASE("to_endpoint and family_name") {
+    auto a = parse_numeric_address("2001:db8::1", 443);
+    REQUIRE(a);
+    Endpoint e = to_endpoint(*a);
+    CHECK(e.address == "2001:db8::1");
+    CHECK(e.port == 443);
+    CHECK(e.family == Family::ipv6);
+    CHECK(family_name(Family::ipv4) == "ipv4");
+    CHECK(family_name(Family::ipv6) == "ipv6");
+}

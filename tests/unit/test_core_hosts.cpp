@@ -1,0 +1,103 @@
+// /etc/hosts lookups: comments, aliases, case, families, duplicates.
+#include "core/hosts.hpp"
+
+#include <doctest/doctest.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <string>
+#include <vector>
+
+using namespace tcpretry::core;
+
+namespace {
+
+const char* const k_hosts = R"(# /etc/hosts for the tests
+127.0.0.1	localhost
+::1		localhost ip6-localhost ip6-loopback
+10.0.0.5   db db.internal   DB-Primary   # the database
+10.0.0.6   db
+10.0.0.5   db.internal
+2001:db8::5 db
+2001:db8::5 db
+# 10.9.9.9 db
+#10.9.9.8 commented
+   10.0.0.7    indented   
+10.0.0.8 crlf
+10.0.0.9#glued
+fe80::1%lo zoned
+not-an-address broken
+10.0.0.10
+192.0.2.1 web # comment ending in a name: notinhosts
+)";
+
+std::vector<std::string> hosts(std::string_view text, std::string_view name, Family f) {
+    std::vector<std::string> out;
+    for (const SockAddr& a : hosts_lookup(text, name, f)) {
+        CHECK(a.family() == f);
+        CHECK(a.port() == 0);
+        out.push_back(a.host());
+    }
+    return out;
+}
+
+using Names = std::vector<std::string>;
+
+} // namespace
+
+TEST_CASE("hosts_lookup") {
+    struct Row {
+        std::string name;
+        Family family;
+        Names expected;
+    };
+    const std::string text = std::string(k_hosts) + "10.0.0.12 crlf2\r\n";
+    const std::vector<Row> rows{
+        {"localhost", Family::ipv4, {"127.0.0.1"}},
+        {"localhost", Family::ipv6, {"::1"}},
+        {"ip6-loopback", Family::ipv6, {"::1"}}, // an alias later on the line
+        {"ip6-loopback", Family::ipv4, {}},
+        {"db", Family::ipv4, {"10.0.0.5", "10.0.0.6"}}, // several lines, in file order
+        {"db", Family::ipv6, {"2001:db8::5"}},          // duplicates listed once
+        {"db.internal", Family::ipv4, {"10.0.0.5"}},    // duplicate across lines
+        {"DB", Family::ipv4, {"10.0.0.5", "10.0.0.6"}}, // case-insensitive
+        {"db-primary", Family::ipv4, {"10.0.0.5"}},
+        {"Db.Internal", Family::ipv4, {"10.0.0.5"}},
+        {"db.", Family::ipv4, {"10.0.0.5", "10.0.0.6"}}, // a trailing dot is ignored
+        {"indented", Family::ipv4, {"10.0.0.7"}},
+        {"crlf", Family::ipv4, {"10.0.0.8"}},
+        {"crlf2", Family::ipv4, {"10.0.0.12"}},
+        {"commented", Family::ipv4, {}},
+        {"glued", Family::ipv4, {}}, // "10.0.0.9#glued": the name is in the comment
+        {"the", Family::ipv4, {}},
+        {"database", Family::ipv4, {}},
+        {"notinhosts", Family::ipv4, {}},
+        {"web", Family::ipv4, {"192.0.2.1"}},
+        {"broken", Family::ipv4, {}},
+        {"broken", Family::ipv6, {}},
+        {"nosuchname", Family::ipv4, {}},
+        {"d", Family::ipv4, {}},         // no prefix matches
+        {"10.0.0.10", Family::ipv4, {}}, // an address is not a name
+        {"", Family::ipv4, {}},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        CAPTURE(row.family == Family::ipv6);
+        CHECK(hosts(text, row.name, row.family) == row.expected);
+    }
+}
+
+TEST_CASE("hosts_lookup: a zone on a link-local address is kept") {
+    auto found = hosts_lookup(k_hosts, "zoned", Family::ipv6);
+    REQUIRE(found.size() == 1);
+    CHECK(reinterpret_cast<const sockaddr_in6*>(&found[0].storage)->sin6_scope_id ==
+          if_nametoindex("lo"));
+}
+
+TEST_CASE("hosts_lookup: empty and odd texts") {
+    CHECK(hosts("", "localhost", Family::ipv4).empty());
+    CHECK(hosts("\n\n\n", "localhost", Family::ipv4).empty());
+    CHECK(hosts("127.0.0.1 localhost", "localhost", Family::ipv4) ==
+          Names{"127.0.0.1"}); // no final newline
+    CHECK(hosts("# only a comment localhost", "localhost", Family::ipv4).empty());
+    CHECK(hosts("127.0.0.1", "127.0.0.1", Family::ipv4).empty());
+}
