@@ -218,6 +218,9 @@ void HumanReporter::on_event(const core::Event& e) {
         m_pending_target = e.target;
         m_pending_then = "reconnecting in ";
         break;
+    case core::EventType::warning:
+        m_err.write_line("tcpretry: warning: " + e.message);
+        break;
     case core::EventType::gave_up: {
         std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
                            plural(e.attempt, "attempt") + " (last error: " +

@@ -30,6 +30,8 @@ std::string_view event_name(core::EventType t) {
         return "disconnected";
     case core::EventType::gave_up:
         return "gave_up";
+    case core::EventType::warning:
+        return "warning";
     }
     return "unknown";
 }
@@ -83,6 +85,12 @@ nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallC
 
 nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t) {
     nlohmann::ordered_json j = header(event_name(e.type), t);
+    if (e.type == core::EventType::warning) { // about the run, not one target
+        if (e.code)
+            j["errno"] = core::error_code_name(e.code);
+        j["message"] = e.message;
+        return j;
+    }
     j["target"] = target;
     auto put_address = [&] {
         if (e.address) {
@@ -138,6 +146,8 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
     case core::EventType::gave_up:
         j["attempts"] = e.attempt;
         j["reason"] = core::error_class_name(e.error);
+        break;
+    case core::EventType::warning:
         break;
     }
     return j;

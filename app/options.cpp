@@ -8,6 +8,10 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cmath>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
 #include <sstream>
 
 namespace tcpretry::app {
@@ -74,6 +78,29 @@ std::optional<unsigned> parse_count(std::string_view text) {
     return n;
 }
 
+std::variant<std::vector<core::Target>, UsageError> parse_targets_file(std::string_view text,
+                                                                       std::string_view name) {
+    std::vector<core::Target> targets;
+    unsigned line_no = 0;
+    while (!text.empty()) {
+        ++line_no;
+        auto eol = text.find('\n');
+        std::string_view line = text.substr(0, eol);
+        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+        if (auto hash = line.find('#'); hash != std::string_view::npos)
+            line = line.substr(0, hash);
+        auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string_view::npos)
+            continue;
+        line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+        auto parsed = core::parse_target(line);
+        if (auto* e = std::get_if<core::TargetError>(&parsed))
+            return UsageError{std::string(name) + ":" + std::to_string(line_no) + ": " + e->message};
+        targets.push_back(std::get<core::Target>(std::move(parsed)));
+    }
+    return targets;
+}
+
 std::optional<std::string> parse_resolver(std::string_view text) {
     if (text.empty() || !core::is_clean_text(text))
         return std::nullopt;
@@ -132,6 +159,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
     app.set_version_flag("--version", std::string("tcpretry ") + version());
 
     std::vector<std::string> target_args;
+    std::string quorum_s, parallel_s, targets_file_s;
     std::string send_s, expect_s, expect_timeout_s, stable_after_s, keepalive_s;
     bool watch = false;
     std::string timeout_s, attempts_s, connect_timeout_s, initial_s, max_s, multiplier_s, jitter_s,
@@ -166,6 +194,14 @@ ParseResult parse_options(int argc, const char* const* argv) {
                        ->type_name("N")->default_str("random")->group(retry);
     app.add_flag("--all", all, "Succeed when all targets connected (default)")->group(retry);
     app.add_flag("--any", any, "Succeed when any target connected; stop the others")->group(retry);
+    auto* o_quorum = app.add_option("--quorum", quorum_s, "Succeed when N targets connected")
+                         ->type_name("N")->group(retry);
+    auto* o_parallel = app.add_option("--parallel", parallel_s,
+                                      "Rounds in flight at once, over all targets")
+                           ->type_name("N")->default_str("1024")->group(retry);
+    auto* o_file = app.add_option("--targets-file", targets_file_s,
+                                  "Read TARGETs from FILE, one a line ('-': stdin; '#' comments)")
+                       ->type_name("FILE")->group(retry);
 
     const char* check = "Watch and check";
     app.add_flag("-w,--watch", watch,
@@ -234,16 +270,15 @@ ParseResult parse_options(int argc, const char* const* argv) {
             return UsageError{"unknown option " + quote(a) + " (see --help)"};
         target_args.push_back(a);
     }
-    if (target_args.empty())
+    if (target_args.empty() && !o_file->count())
         return UsageError{"no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])"};
 
-    if (all && any)
-        return UsageError{"--all and --any exclude each other"};
+    if (all + any + (o_quorum->count() > 0) > 1)
+        return UsageError{"--all, --any and --quorum exclude each other"};
     if (only4 && only6)
         return UsageError{"-4 and -6 exclude each other"};
     if (quiet && verbose)
         return UsageError{"--quiet and --verbose exclude each other"};
-    o.condition = any ? Condition::any : Condition::all;
     o.format = json ? Format::json : Format::human;
     o.verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
     if (color_s == "auto")
@@ -382,13 +417,53 @@ ParseResult parse_options(int argc, const char* const* argv) {
         auto parsed = core::parse_target(text);
         if (auto* e = std::get_if<core::TargetError>(&parsed))
             return UsageError{e->message};
-        auto& t = std::get<core::Target>(parsed);
+        o.targets.push_back(std::get<core::Target>(std::move(parsed)));
+    }
+    if (o_file->count()) {
+        std::string text;
+        if (targets_file_s == "-") {
+            std::ostringstream in;
+            in << std::cin.rdbuf();
+            text = in.str();
+        } else {
+            std::ifstream in(targets_file_s);
+            if (!in)
+                return UsageError{"cannot read --targets-file " + quote(targets_file_s) + ": " +
+                                  std::strerror(errno)};
+            std::ostringstream content;
+            content << in.rdbuf();
+            text = content.str();
+        }
+        auto parsed = parse_targets_file(text, targets_file_s == "-" ? "stdin" : targets_file_s);
+        if (auto* e = std::get_if<UsageError>(&parsed))
+            return *e;
+        for (auto& t : std::get<std::vector<core::Target>>(parsed))
+            o.targets.push_back(std::move(t));
+        if (o.targets.empty())
+            return UsageError{"no TARGET given (the --targets-file " + quote(targets_file_s) +
+                              " lists none)"};
+    }
+    for (const auto& t : o.targets) {
         if (t.numeric && o.family && t.numeric->family() != *o.family)
-            return UsageError{"target " + quote(text) + " is " +
+            return UsageError{"target " + quote(t.text) + " is " +
                               std::string(core::family_name(t.numeric->family())) +
                               " but only " + std::string(core::family_name(*o.family)) +
                               " is allowed (-4/-6/--source)"};
-        o.targets.push_back(std::move(t));
+    }
+
+    o.needed = any ? 1 : o.targets.size();
+    if (o_quorum->count()) {
+        auto n = parse_count(quorum_s);
+        if (!n || *n == 0 || *n > o.targets.size())
+            return UsageError{"invalid --quorum " + quote(quorum_s) + " (a number from 1 to the " +
+                              std::to_string(o.targets.size()) + " targets given)"};
+        o.needed = *n;
+    }
+    if (o_parallel->count()) {
+        auto n = parse_count(parallel_s);
+        if (!n || *n == 0)
+            return UsageError{"invalid --parallel " + quote(parallel_s) + " (a whole number >= 1)"};
+        o.parallel = *n;
     }
     return o;
 }

@@ -12,7 +12,6 @@
 
 namespace tcpretry::app {
 
-enum class Condition { all, any };
 enum class Format { human, json };
 enum class Verbosity { quiet, normal, verbose };
 enum class ColorMode { automatic, always, never };
@@ -27,7 +26,9 @@ struct Options {
     std::optional<core::Family> family;
     std::optional<core::SockAddr> source;
     std::optional<std::string> resolver; // "ADDR" or "ADDR:PORT" as evdns takes it
-    Condition condition = Condition::all;
+    // How many targets must be connected for success: all (default), 1 (--any), N (--quorum).
+    std::size_t needed = 0;
+    std::size_t parallel = 1024; // rounds in flight at once (--parallel)
     Format format = Format::human;
     Verbosity verbosity = Verbosity::normal;
     ColorMode color = ColorMode::automatic;
@@ -57,6 +58,11 @@ ParseResult parse_options(int argc, const char* const* argv);
 // Pieces of the parser, exposed for tests.
 std::optional<std::string> parse_resolver(std::string_view text); // normalised "ADDR:PORT"
 std::optional<unsigned> parse_count(std::string_view text);
+
+// A --targets-file: one TARGET a line; '#' starts a comment; blank lines are skipped.
+// Returns the targets, or a usage error naming `name` and the line.
+std::variant<std::vector<core::Target>, UsageError> parse_targets_file(std::string_view text,
+                                                                       std::string_view name);
 
 const char* version();
 

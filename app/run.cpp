@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace tcpretry::app {
@@ -46,6 +47,7 @@ class Session final : public core::EventSink {
     Output& m_out;
     core::Loop m_loop;
     core::Resolver m_resolver;
+    core::Gate m_gate;
     std::vector<std::unique_ptr<core::TcpClient>> m_clients;
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
@@ -58,7 +60,7 @@ class Session final : public core::EventSink {
 
 Session::Session(const Options& options, Reporter& reporter, Output& out)
     : m_options(options), m_reporter(reporter), m_out(out), m_resolver(m_loop, options.resolver),
-      m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }) {
+      m_gate(m_loop, options.parallel), m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }) {
     uint64_t seed = options.seed ? *options.seed : std::random_device{}();
     core::ClientOptions client;
     client.hold = options.watch;
@@ -73,6 +75,7 @@ Session::Session(const Options& options, Reporter& reporter, Output& out)
         co.family = options.family;
         co.source = options.source;
         co.check = options.check;
+        co.gate = &m_gate;
         m_clients.push_back(std::make_unique<core::TcpClient>(m_loop, m_resolver,
                                                               options.targets[i], i, co, client,
                                                               *this));
@@ -121,16 +124,15 @@ void Session::decide() {
         gave_up += c->connector().state() == core::Connector::State::gave_up;
     }
     std::size_t n = m_clients.size();
-    bool all = m_options.condition == Condition::all;
     if (m_options.watch) {
         // A watch ends when stopped, or when no target has anything left to try.
         if (gave_up == n)
             finish(Result::gave_up, k_exit_failed);
         return;
     }
-    if (all ? connected == n : connected > 0)
+    if (connected >= m_options.needed)
         finish(Result::ok, k_exit_ok);
-    else if (all ? gave_up > 0 : gave_up == n)
+    else if (n - gave_up < m_options.needed) // too few left to reach it
         finish(Result::gave_up, k_exit_failed);
 }
 
@@ -144,8 +146,7 @@ void Session::finish(Result result, int exit_code) {
         std::size_t connected = 0;
         for (const auto& c : m_clients)
             connected += c->connected();
-        bool ok = m_options.condition == Condition::all ? connected == m_clients.size()
-                                                        : connected > 0;
+        bool ok = connected >= m_options.needed;
         result = ok ? Result::ok : Result::disconnected;
         exit_code = ok ? k_exit_ok : k_exit_failed;
     }
@@ -223,6 +224,15 @@ int exec_command(const std::vector<std::string>& command) {
 
 } // namespace
 
+// Each attempt in flight holds a descriptor: allow as many as the hard limit lets us.
+void raise_descriptor_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
 int run(int argc, char** argv) {
     // Writes to a closed pipe must fail with EPIPE (reported as 141), not kill us.
     std::signal(SIGPIPE, SIG_IGN);
@@ -237,6 +247,7 @@ int run(int argc, char** argv) {
         return k_exit_usage;
     }
     const Options& options = std::get<Options>(parsed);
+    raise_descriptor_limit();
 
     // With a COMMAND, stdout belongs to it: all our output goes to stderr.
     Output out(options.command.empty() ? stdout : stderr);

@@ -71,8 +71,18 @@ void Connector::start() {
 void Connector::stop() {
     cancel_round();
     m_retry_timer.cancel();
-    if (m_state == State::connecting || m_state == State::waiting || m_state == State::idle)
+    if (m_options.gate)
+        m_options.gate->withdraw(this);
+    if (m_state == State::connecting || m_state == State::waiting || m_state == State::idle ||
+        m_state == State::queued)
         m_state = State::stopped;
+}
+
+void Connector::release_slot() {
+    if (m_holds_slot) {
+        m_holds_slot = false;
+        m_options.gate->leave();
+    }
 }
 
 Event Connector::make_event(EventType type) const {
@@ -84,6 +94,23 @@ Event Connector::make_event(EventType type) const {
 }
 
 void Connector::begin_round() {
+    if (m_options.gate && !m_options.gate->enter(this, [this] { enter_round(); })) {
+        m_state = State::queued;
+        return;
+    }
+    enter_round();
+}
+
+void Connector::enter_round() {
+    m_holds_slot = m_options.gate != nullptr;
+    if (m_suspended) {
+        // Back from waiting for a descriptor: the round goes on with a fresh deadline.
+        m_suspended = false;
+        m_state = State::connecting;
+        m_round_timer.start(m_options.connect_timeout);
+        start_addresses();
+        return;
+    }
     m_state = State::connecting;
     ++m_round;
     m_round_start = Clock::now();
@@ -212,8 +239,14 @@ void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorCla
 }
 
 void Connector::connect_to(const SockAddr& addr) {
-    ++m_started;
     TimePoint started = Clock::now();
+    int domain = addr.family() == Family::ipv6 ? AF_INET6 : AF_INET;
+    UniqueFd fd(::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int socket_err = fd ? 0 : errno;
+    if ((socket_err == EMFILE || socket_err == ENFILE) && m_options.gate)
+        return suspend_round(addr); // back-pressure, not a failure
+
+    ++m_started;
     Event e = make_event(EventType::attempt);
     e.address = to_endpoint(addr);
     emit(e);
@@ -222,10 +255,8 @@ void Connector::connect_to(const SockAddr& addr) {
         report_failure(addr, started, classify_errno(err), ErrorCode::sys(err), errno_message(err),
                        connect_step(err) == ConnectStep::fatal);
     };
-    int domain = addr.family() == Family::ipv6 ? AF_INET6 : AF_INET;
-    UniqueFd fd(::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd)
-        return sys_failure(errno);
+        return sys_failure(socket_err);
     if (m_options.source) {
         int one = 1;
         // Take the port at connect() time, so a bound source does not pin ephemeral ports.
@@ -245,6 +276,27 @@ void Connector::connect_to(const SockAddr& addr) {
         return sys_failure(ENOMEM);
     m_attempts.push_back(std::move(attempt));
     m_stagger_timer.start(k_attempt_stagger);
+}
+
+void Connector::suspend_round(const SockAddr& addr) {
+    m_queue[slot(addr.family())].push_front(addr);
+    if (!m_attempts.empty()) {
+        // Our own attempts in flight will free descriptors: try again after the stagger.
+        m_stagger_timer.start(k_attempt_stagger);
+        return;
+    }
+    m_round_timer.cancel();
+    m_stagger_timer.cancel();
+    m_suspended = true;
+    m_holds_slot = false;
+    m_state = State::queued;
+    if (m_options.gate->out_of_descriptors(this, [this] { enter_round(); })) {
+        Event w = make_event(EventType::warning);
+        w.error = ErrorClass::local;
+        w.code = ErrorCode::sys(EMFILE);
+        w.message = "out of file descriptors: attempts wait for free ones (raise ulimit -n)";
+        emit(w);
+    }
 }
 
 void Connector::on_writable(Attempt* attempt) {
@@ -507,6 +559,8 @@ void Connector::schedule_retry() {
 }
 
 void Connector::cancel_round() {
+    release_slot();
+    m_suspended = false;
     m_round_timer.cancel();
     m_stagger_timer.cancel();
     for (auto& l : m_lookups) {

@@ -10,6 +10,8 @@
 //   (connect_step): in progress -> watch the fd for writability; anything else ends this
 //   address's attempt, and some errnos mark it fatal. Writable is confirmed with SO_ERROR,
 //   then a connection to ourselves is refused (closed with an RST, so no TIME_WAIT).
+//   With a gate (--parallel), a round first waits for a slot; a socket() that fails with
+//   EMFILE/ENFILE suspends the round at the gate until a descriptor frees up (no failure).
 //   After each attempt its fd watch is removed and the fd closed; only the winner's fd is
 //   handed on, and every other attempt and query of the round is cancelled silently.
 //   With --send/--expect, the winner is then checked: bytes sent, the reply matched within
@@ -23,6 +25,7 @@
 #include "core/backoff.hpp"
 #include "core/event.hpp"
 #include "core/expect.hpp"
+#include "core/gate.hpp"
 #include "core/loop.hpp"
 #include "core/resolver.hpp"
 #include "core/target.hpp"
@@ -51,12 +54,14 @@ struct ConnectorOptions {
     std::optional<Family> family;   // only this family (-4 / -6)
     std::optional<SockAddr> source; // bind to this local address (port 0)
     std::optional<CheckOptions> check; // a connection counts only once the check passed
+    Gate* gate = nullptr; // shared cap on rounds in flight; none: no cap, EMFILE is a failure
 };
 
 class Connector {
   public:
     enum class State {
         idle,       // not started
+        queued,     // a round waits at the gate (--parallel, or out of descriptors)
         connecting, // a round is under way (resolving and/or connecting)
         waiting,    // the round failed; the retry timer is pending
         connected,  // done: the fd was handed on
@@ -98,6 +103,9 @@ class Connector {
     static std::size_t slot(Family f) { return f == Family::ipv6 ? 0 : 1; }
 
     void begin_round();
+    void enter_round(); // holding a gate slot (or without a gate)
+    void release_slot();
+    void suspend_round(const SockAddr& addr);
     void lookup(Family family);
     void on_resolved(Family family, ResolveResult result);
     void start_addresses();
@@ -147,6 +155,8 @@ class Connector {
     unsigned m_fatal = 0;        // of those, failed fatally
     bool m_delay_done = false;   // the resolution delay was already given this round
     unsigned m_failed_streak = 0; // failed rounds since the last success
+    bool m_holds_slot = false;    // this round holds a gate slot
+    bool m_suspended = false;     // this round waits for a descriptor, mid-round
 
     // The check of a connected socket (--send / --expect).
     std::unique_ptr<Attempt> m_checking;

@@ -19,6 +19,7 @@ enum class EventType {
     connected,    // an address connected (and passed the check); the target is up
     disconnected, // watch mode: an established connection ended
     gave_up,      // no more rounds for this target
+    warning,      // about the whole run, not one target (message only)
 };
 
 // Why an established connection ended.

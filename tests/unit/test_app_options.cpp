@@ -59,7 +59,8 @@ TEST_CASE("parse_options: defaults") {
     CHECK_FALSE(o.family);
     CHECK_FALSE(o.source);
     CHECK_FALSE(o.resolver);
-    CHECK(o.condition == Condition::all);
+    CHECK(o.needed == 1); // all of the one target
+    CHECK(o.parallel == 1024);
     CHECK(o.format == Format::human);
     CHECK(o.verbosity == Verbosity::normal);
     CHECK(o.color == ColorMode::automatic);
@@ -137,9 +138,11 @@ TEST_CASE("parse_options: retry options") {
         CHECK(parse_ok({"--jitter", "1", "db:1"}).backoff.jitter == 1.0);
         CHECK(parse_ok({"--multiplier", "1", "db:1"}).backoff.multiplier == 1.0);
     }
-    SUBCASE("--all / --any") {
-        CHECK(parse_ok({"--all", "a:1", "b:2"}).condition == Condition::all);
-        CHECK(parse_ok({"--any", "a:1", "b:2"}).condition == Condition::any);
+    SUBCASE("--all / --any / --quorum") {
+        CHECK(parse_ok({"a:1", "b:2", "c:3"}).needed == 3);
+        CHECK(parse_ok({"--all", "a:1", "b:2"}).needed == 2);
+        CHECK(parse_ok({"--any", "a:1", "b:2"}).needed == 1);
+        CHECK(parse_ok({"--quorum", "2", "a:1", "b:2", "c:3"}).needed == 2);
     }
 }
 
@@ -267,7 +270,8 @@ TEST_CASE("parse_options: '--' splits off the COMMAND") {
         auto o = parse_ok({"db:5432", "--", "migrate", "--all"});
         REQUIRE(o.targets.size() == 1);
         CHECK(o.command == std::vector<std::string>{"migrate", "--all"});
-        CHECK(o.condition == Condition::all); // the COMMAND's --all is not ours
+        CHECK(o.needed == 1); // all of the one target
+    CHECK(o.parallel == 1024); // the COMMAND's --all is not ours
     }
     SUBCASE("options before the targets, and COMMAND words that look like targets or options") {
         auto o = parse_ok(
