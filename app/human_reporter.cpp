@@ -221,6 +221,19 @@ void HumanReporter::on_event(const core::Event& e) {
     case core::EventType::warning:
         m_err.write_line("tcpretry: warning: " + e.message);
         break;
+    case core::EventType::probe:
+        if (e.ok)
+            print(label(e) + " seq=" + std::to_string(e.seq) + " " + paint("connected", k_green) +
+                  " in " + format_latency(e.duration) +
+                  (e.check ? ", check " + format_latency(*e.check) : ""));
+        else
+            print(label(e) + " seq=" + std::to_string(e.seq) + " " +
+                  paint(e.error == core::ErrorClass::resolve
+                            ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
+                            : e.message,
+                        k_red) +
+                  " (" + format_latency(e.duration) + ")");
+        break;
     case core::EventType::gave_up: {
         std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
                            plural(e.attempt, "attempt") + " (last error: " +
@@ -249,6 +262,51 @@ void HumanReporter::target_summary(std::size_t target, const core::WatchStats& s
           format_span(st.longest_down));
 }
 
+std::string sparkline(const std::vector<std::optional<core::Duration>>& history) {
+    static const char* const k_bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+    std::optional<core::Duration> lo, hi;
+    for (const auto& d : history) {
+        if (!d)
+            continue;
+        lo = lo ? std::min(*lo, *d) : *d;
+        hi = hi ? std::max(*hi, *d) : *d;
+    }
+    std::string out;
+    for (const auto& d : history) {
+        if (!d) {
+            out += "×";
+            continue;
+        }
+        double span = static_cast<double>((*hi - *lo).count());
+        double pos = span > 0 ? static_cast<double>((*d - *lo).count()) / span : 0;
+        out += k_bars[static_cast<int>(pos * 7 + 0.5)];
+    }
+    return out;
+}
+
+void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st) {
+    flush_pending();
+    if (m_style.verbosity == Verbosity::quiet)
+        return;
+    char loss[32];
+    std::snprintf(loss, sizeof loss, "%.1f%%", st.loss_percent());
+    print("--- " + m_targets.at(target).text + " tcpretry statistics ---");
+    print(plural(st.sent(), "probe") + " sent, " + std::to_string(st.received()) + " answered, " +
+          loss + " loss, longest failure streak " + std::to_string(st.longest_failure_streak()));
+    if (auto l = st.latency()) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      "connect min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms, p50/p90/p99 = "
+                      "%.3f/%.3f/%.3f ms",
+                      core::to_ms(l->min), core::to_ms(l->avg), core::to_ms(l->max),
+                      core::to_ms(l->mdev), core::to_ms(l->p50), core::to_ms(l->p90),
+                      core::to_ms(l->p99));
+        print(buf);
+    }
+    if (m_style.sparkline && !st.history().empty())
+        print(sparkline(st.history()));
+}
+
 void HumanReporter::summary(const Summary& s) {
     flush_pending();
     std::string counts = std::to_string(s.connected) + " of " + plural(static_cast<unsigned>(s.targets), "target") +
@@ -271,6 +329,27 @@ void HumanReporter::summary(const Summary& s) {
     case Result::disconnected:
         line = paint("disconnected", k_red) + ", " + counts;
         break;
+    case Result::failed:
+        line = paint("failed", k_red) + ", " + counts;
+        break;
+    }
+    if (s.probes) {
+        char loss[32];
+        std::snprintf(loss, sizeof loss, "%.1f%%", s.probes->loss_percent());
+        const char* color = s.result == Result::ok            ? k_green
+                            : s.result == Result::interrupted ? k_yellow
+                                                              : k_red;
+        line = paint("tcpretry:", k_bold) + " " + paint(std::string(result_name(s.result)), color) +
+               ", " + plural(static_cast<unsigned>(s.targets), "target") + ", " +
+               plural(s.probes->sent(), "probe") + " sent, " + std::to_string(s.probes->received()) +
+               " answered, " + loss + " loss, " + format_span(s.elapsed);
+        if (m_style.verbosity == Verbosity::quiet) {
+            if (s.result != Result::ok)
+                m_err.write_line(line);
+            return;
+        }
+        print(line);
+        return;
     }
     line = paint("tcpretry:", k_bold) + " " + line;
     if (m_style.verbosity == Verbosity::quiet) {

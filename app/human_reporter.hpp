@@ -25,7 +25,11 @@ struct HumanStyle {
     Verbosity verbosity = Verbosity::normal;
     bool color = false;
     bool watch = false; // connections are held: number them, say "reconnecting"
+    bool sparkline = false; // ping summaries end with a latency sparkline (on a terminal)
 };
+
+// One character a probe: ▁..█ scaled between the fastest and slowest, '×' for a failure.
+std::string sparkline(const std::vector<std::optional<core::Duration>>& history);
 
 class HumanReporter : public Reporter {
   public:
@@ -37,6 +41,7 @@ class HumanReporter : public Reporter {
     void start() override {}
     void on_event(const core::Event& e) override;
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
+    void probe_summary(std::size_t target, const core::ProbeStats& stats) override;
     void summary(const Summary& s) override;
 
   private:

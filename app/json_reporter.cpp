@@ -32,6 +32,8 @@ std::string_view event_name(core::EventType t) {
         return "gave_up";
     case core::EventType::warning:
         return "warning";
+    case core::EventType::probe:
+        return "probe";
     }
     return "unknown";
 }
@@ -57,6 +59,8 @@ std::string_view result_name(Result r) {
         return "interrupted";
     case Result::disconnected:
         return "disconnected";
+    case Result::failed:
+        return "failed";
     }
     return "ok";
 }
@@ -149,6 +153,23 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
         break;
     case core::EventType::warning:
         break;
+    case core::EventType::probe:
+        j["seq"] = e.seq;
+        put_address();
+        j["ok"] = e.ok;
+        if (e.ok) {
+            j["connect_ms"] = ms(e.duration);
+            if (e.check)
+                j["check_ms"] = ms(*e.check);
+        } else {
+            j["error"] = core::error_class_name(e.error);
+            if (e.code)
+                j["errno"] = core::error_code_name(e.code);
+            j["message"] = e.message;
+            if (!e.received.empty())
+                j["received"] = core::escape_bytes(e.received, core::k_received_shown);
+        }
+        break;
     }
     return j;
 }
@@ -157,12 +178,42 @@ nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t) {
     nlohmann::ordered_json j = header("summary", t);
     j["result"] = result_name(s.result);
     j["targets"] = s.targets;
-    j["connected"] = s.connected;
-    j["attempts"] = s.attempts;
-    j["failures"] = s.failures;
+    if (s.probes) {
+        put_probe_stats(j, *s.probes); // ping mode: probes, not rounds
+    } else {
+        j["connected"] = s.connected;
+        j["attempts"] = s.attempts;
+        j["failures"] = s.failures;
+    }
     j["elapsed_ms"] = ms(s.elapsed);
     j["exit_code"] = s.exit_code;
     return j;
+}
+
+void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st) {
+    j["sent"] = st.sent();
+    j["received"] = st.received();
+    j["loss_percent"] = std::round(st.loss_percent() * 1000.0) / 1000.0;
+    j["longest_failure_streak"] = st.longest_failure_streak();
+    if (auto l = st.latency()) {
+        nlohmann::ordered_json c;
+        c["min"] = ms(l->min);
+        c["avg"] = ms(l->avg);
+        c["max"] = ms(l->max);
+        c["mdev"] = ms(l->mdev);
+        c["p50"] = ms(l->p50);
+        c["p90"] = ms(l->p90);
+        c["p99"] = ms(l->p99);
+        j["connect_ms"] = std::move(c);
+    }
+}
+
+void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats) {
+    nlohmann::ordered_json j = header("summary", WallClock::now());
+    j["target"] = m_targets.at(target);
+    j["result"] = stats.received() > 0 ? "ok" : "failed";
+    put_probe_stats(j, stats);
+    m_out.write_line(encode_line(j));
 }
 
 std::string encode_line(const nlohmann::ordered_json& j) {

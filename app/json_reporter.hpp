@@ -20,6 +20,8 @@ std::string rfc3339(WallClock::time_point t);
 nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t);
 nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t);
 nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t);
+// Ping statistics: sent, received, loss_percent, longest_failure_streak, connect_ms{...}.
+void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st);
 nlohmann::ordered_json target_summary_json(std::string_view target, const core::WatchStats& st,
                                            WallClock::time_point t);
 
@@ -33,6 +35,7 @@ class JsonReporter : public Reporter {
     void start() override;
     void on_event(const core::Event& e) override;
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
+    void probe_summary(std::size_t target, const core::ProbeStats& stats) override;
     void summary(const Summary& s) override;
 
   private:

@@ -159,7 +159,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
     app.set_version_flag("--version", std::string("tcpretry ") + version());
 
     std::vector<std::string> target_args;
-    std::string quorum_s, parallel_s, targets_file_s;
+    std::string quorum_s, parallel_s, targets_file_s, count_s, interval_s;
     std::string send_s, expect_s, expect_timeout_s, stable_after_s, keepalive_s;
     bool watch = false;
     std::string timeout_s, attempts_s, connect_timeout_s, initial_s, max_s, multiplier_s, jitter_s,
@@ -222,6 +222,13 @@ ParseResult parse_options(int argc, const char* const* argv) {
     auto* o_expect_timeout = app.add_option("--expect-timeout", expect_timeout_s,
                                             "How long to wait for the reply")
                                  ->type_name("DUR")->default_str("connect timeout")->group(check);
+
+    const char* ping = "Ping";
+    auto* o_count = app.add_option("-c,--count", count_s,
+                                   "Ping mode: N probes per target, each a fresh connect (0: until stopped)")
+                        ->type_name("N")->group(ping);
+    auto* o_interval = app.add_option("-i,--interval", interval_s, "Ping mode: time between probes")
+                           ->type_name("DUR")->default_str("1s")->group(ping);
 
     const char* network = "Network";
     app.add_flag("-4", only4, "IPv4 only")->group(network);
@@ -317,6 +324,24 @@ ParseResult parse_options(int argc, const char* const* argv) {
             return *e;
         if (o.connect_timeout <= Duration::zero())
             return UsageError{"--connect-timeout must be more than 0, got " + quote(connect_timeout_s)};
+    }
+    if (o_count->count()) {
+        auto n = parse_count(count_s);
+        if (!n)
+            return UsageError{"invalid count " + quote(count_s) + " for --count (a whole number >= 0)"};
+        o.count = *n;
+        if (watch)
+            return UsageError{"--count (ping mode) and --watch exclude each other"};
+        if (!o.command.empty())
+            return UsageError{"-- COMMAND cannot be used with --count (ping mode)"};
+    }
+    if (o_interval->count()) {
+        if (!o.count)
+            return UsageError{"--interval needs --count (ping mode)"};
+        if (auto e = set_duration(o.interval, o_interval, interval_s))
+            return *e;
+        if (o.interval < std::chrono::milliseconds(1))
+            return UsageError{"--interval must be at least 1ms, got " + quote(interval_s)};
     }
     o.watch = watch;
     if (watch) {

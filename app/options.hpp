@@ -38,6 +38,10 @@ struct Options {
     bool watch = false;
     core::Duration stable_after = core::k_stable_after;
     core::Duration keepalive = core::k_keepalive; // zero: off
+    // Ping mode (--count): probes per target, 0 = until stopped; one every interval.
+    std::optional<unsigned> count;
+    core::Duration interval = std::chrono::seconds(1);
+
     // --send / --expect check; unset when neither was given.
     std::optional<core::CheckOptions> check;
 };

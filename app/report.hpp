@@ -3,7 +3,10 @@
 
 #include "core/clock.hpp"
 #include "core/event.hpp"
+#include "core/stats.hpp"
 #include "core/tcp_client.hpp"
+
+#include <optional>
 
 #include <string>
 #include <string_view>
@@ -12,7 +15,8 @@
 namespace tcpretry::app {
 
 // disconnected: a watch ended with a target not connected at that moment.
-enum class Result { ok, gave_up, timeout, interrupted, disconnected };
+// failed: ping mode ended with a target that never answered.
+enum class Result { ok, gave_up, timeout, interrupted, disconnected, failed };
 
 std::string_view result_name(Result r);
 
@@ -24,6 +28,7 @@ struct Summary {
     std::size_t connected = 0;
     core::Duration elapsed{};
     int exit_code = 0;
+    std::optional<core::ProbeStats> probes; // ping mode: over all probes of all targets
 };
 
 class Reporter : public core::EventSink {
@@ -31,6 +36,8 @@ class Reporter : public core::EventSink {
     virtual void start() = 0;
     // Watch mode, before the overall summary: one per target.
     virtual void target_summary(std::size_t target, const core::WatchStats& stats) = 0;
+    // Ping mode, before the overall summary (and on SIGQUIT, interim): one per target.
+    virtual void probe_summary(std::size_t target, const core::ProbeStats& stats) = 0;
     virtual void summary(const Summary& s) = 0;
 };
 

@@ -4,10 +4,12 @@
 #include "app/json_reporter.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
+#include "core/prober.hpp"
 #include "core/tcp_client.hpp"
 #include "core/loop.hpp"
 #include "core/resolver.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -39,6 +41,8 @@ class Session final : public core::EventSink {
     void decide();
     void finish(Result result, int exit_code);
     void report_summaries();
+    void report_probe_summaries();
+    bool pinging() const { return m_options.count.has_value(); }
     static void on_signal(evutil_socket_t signal, short, void* arg);
     static void on_decide(evutil_socket_t, short, void* arg);
 
@@ -48,7 +52,9 @@ class Session final : public core::EventSink {
     core::Loop m_loop;
     core::Resolver m_resolver;
     core::Gate m_gate;
-    std::vector<std::unique_ptr<core::TcpClient>> m_clients;
+    std::vector<std::unique_ptr<core::TcpClient>> m_clients; // wait and watch modes
+    std::vector<std::unique_ptr<core::Prober>> m_probers;    // ping mode
+    core::EventPtr m_sigquit; // ping mode: interim statistics
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
     core::EventPtr m_decide;
@@ -66,6 +72,9 @@ Session::Session(const Options& options, Reporter& reporter, Output& out)
     client.hold = options.watch;
     client.stable_after = options.stable_after;
     client.keepalive = options.keepalive;
+    core::ProbeOptions probe;
+    probe.count = options.count.value_or(0);
+    probe.interval = options.interval;
     for (std::size_t i = 0; i < options.targets.size(); ++i) {
         core::ConnectorOptions co;
         co.connect_timeout = options.connect_timeout;
@@ -76,9 +85,18 @@ Session::Session(const Options& options, Reporter& reporter, Output& out)
         co.source = options.source;
         co.check = options.check;
         co.gate = &m_gate;
-        m_clients.push_back(std::make_unique<core::TcpClient>(m_loop, m_resolver,
-                                                              options.targets[i], i, co, client,
-                                                              *this));
+        if (pinging())
+            m_probers.push_back(std::make_unique<core::Prober>(m_loop, m_resolver,
+                                                               options.targets[i], i, co, probe,
+                                                               *this));
+        else
+            m_clients.push_back(std::make_unique<core::TcpClient>(
+                m_loop, m_resolver, options.targets[i], i, co, client, *this));
+    }
+    if (pinging()) {
+        m_sigquit.reset(evsignal_new(m_loop.base(), SIGQUIT, &Session::on_signal, this));
+        if (!m_sigquit || event_add(m_sigquit.get(), nullptr) != 0)
+            throw std::runtime_error("cannot set up signal handling");
     }
     m_sigint.reset(evsignal_new(m_loop.base(), SIGINT, &Session::on_signal, this));
     m_sigterm.reset(evsignal_new(m_loop.base(), SIGTERM, &Session::on_signal, this));
@@ -102,21 +120,29 @@ std::pair<int, Result> Session::run() {
         m_deadline.start(*m_options.timeout);
     for (auto& c : m_clients)
         c->start();
+    for (auto& p : m_probers)
+        p->start();
     m_loop.run();
     return m_outcome.value_or(std::pair{k_exit_internal, Result::interrupted});
 }
 
 void Session::on_event(const core::Event& e) {
     m_reporter.on_event(e);
-    if (m_out.broken()) {
-        finish(Result::interrupted, k_exit_sigpipe);
-        return;
-    }
-    if (e.type == core::EventType::connected || e.type == core::EventType::gave_up)
+    if (m_out.broken() || e.type == core::EventType::connected ||
+        e.type == core::EventType::gave_up || e.type == core::EventType::probe)
         event_active(m_decide.get(), EV_TIMEOUT, 0);
 }
 
 void Session::decide() {
+    if (m_out.broken())
+        return finish(Result::interrupted, k_exit_sigpipe);
+    if (pinging()) {
+        bool all_done = std::all_of(m_probers.begin(), m_probers.end(),
+                                    [](const auto& p) { return p->done(); });
+        if (all_done)
+            finish(Result::ok, k_exit_ok); // finish() judges the answers
+        return;
+    }
     std::size_t connected = 0;
     std::size_t gave_up = 0;
     for (const auto& c : m_clients) {
@@ -150,12 +176,26 @@ void Session::finish(Result result, int exit_code) {
         result = ok ? Result::ok : Result::disconnected;
         exit_code = ok ? k_exit_ok : k_exit_failed;
     }
+    if (pinging() && exit_code != k_exit_sigpipe) {
+        // However it ended: did every target answer at least one probe?
+        bool all_answered = std::all_of(m_probers.begin(), m_probers.end(),
+                                        [](const auto& p) { return p->stats().received() > 0; });
+        if (!all_answered)
+            result = Result::failed;
+        else if (result == Result::timeout || result == Result::interrupted)
+            result = Result::ok;
+        exit_code = all_answered ? k_exit_ok : k_exit_failed;
+    }
     m_outcome = std::pair{exit_code, result};
     if (exit_code != k_exit_sigpipe) // nobody is reading: end quietly
         report_summaries();
+    for (auto& p : m_probers)
+        p->stop();
 
     // Held connections are half-closed and given a moment for the peer's EOF.
     m_closing = m_clients.size();
+    if (m_closing == 0)
+        m_loop.exit();
     for (auto& c : m_clients) {
         c->stop([this] {
             if (--m_closing == 0)
@@ -164,11 +204,25 @@ void Session::finish(Result result, int exit_code) {
     }
 }
 
+void Session::report_probe_summaries() {
+    for (std::size_t i = 0; i < m_probers.size(); ++i)
+        m_reporter.probe_summary(i, m_probers[i]->stats());
+}
+
 void Session::report_summaries() {
     Summary s;
     s.result = m_outcome->second;
     s.exit_code = m_outcome->first;
-    s.targets = m_clients.size();
+    s.targets = m_options.targets.size();
+    if (pinging()) {
+        report_probe_summaries();
+        core::ProbeStats all;
+        for (const auto& p : m_probers) {
+            all.merge(p->stats());
+            s.connected += p->stats().received() > 0;
+        }
+        s.probes = std::move(all);
+    }
     for (std::size_t i = 0; i < m_clients.size(); ++i) {
         const core::TcpClient& c = *m_clients[i];
         s.attempts += c.connector().rounds();
@@ -185,6 +239,8 @@ void Session::report_summaries() {
 
 void Session::on_signal(evutil_socket_t signal, short, void* arg) {
     auto* self = static_cast<Session*>(arg);
+    if (signal == SIGQUIT) // as fping: interim statistics, then go on
+        return self->report_probe_summaries();
     self->finish(Result::interrupted, signal == SIGINT ? k_exit_sigint : k_exit_sigterm);
 }
 
@@ -261,7 +317,8 @@ int run(int argc, char** argv) {
     } else {
         reporter = std::make_unique<HumanReporter>(
             out, err, options.targets,
-            HumanStyle{options.verbosity, want_color(options, out), options.watch});
+            HumanStyle{options.verbosity, want_color(options, out), options.watch,
+                   out.is_terminal()});
     }
 
     std::pair<int, Result> outcome;

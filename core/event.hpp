@@ -20,6 +20,7 @@ enum class EventType {
     disconnected, // watch mode: an established connection ended
     gave_up,      // no more rounds for this target
     warning,      // about the whole run, not one target (message only)
+    probe,        // ping mode: one probe's outcome
 };
 
 // Why an established connection ended.
@@ -52,6 +53,10 @@ struct Event {
     Duration delay{};    // retry: until the next round
 
     unsigned connection = 0; // connected, disconnected: 1-based count for this target
+    // probe: its sequence number (from 1) and outcome; duration is the connect time when ok,
+    // and error, code and message say why when not.
+    unsigned seq = 0;
+    bool ok = false;
     // disconnected
     DisconnectReason reason = DisconnectReason::closed;
     Duration uptime{};

@@ -1,0 +1,117 @@
+#include "core/prober.hpp"
+
+#include <algorithm>
+
+namespace tcpretry::core {
+
+// One probe: a Connector for one round, and the sink that hears it.
+struct Prober::Probe final : EventSink {
+    Prober* owner = nullptr;
+    unsigned seq = 0;
+    std::optional<Event> last_failure;
+    std::unique_ptr<Connector> connector;
+
+    void on_event(const Event& e) override { owner->on_probe_event(*this, e); }
+};
+
+Prober::Prober(Loop& loop, Resolver& resolver, Target target, std::size_t index,
+               ConnectorOptions connector, ProbeOptions options, EventSink& sink)
+    : m_loop(loop), m_resolver(resolver), m_target(std::move(target)), m_index(index),
+      m_connector(std::move(connector)), m_options(options), m_sink(sink),
+      m_next(loop, [this] { send_next(); }), m_reap(loop, [this] { reap(); }) {
+    m_connector.max_rounds = 1;
+}
+
+Prober::~Prober() {
+    stop();
+}
+
+void Prober::start() {
+    m_first = Clock::now();
+    send_next();
+}
+
+void Prober::stop() {
+    m_stopped = true;
+    m_next.cancel();
+    // Stopped, not destroyed: one of them may be the caller, further up the stack.
+    for (auto& p : m_in_flight)
+        p->connector->stop();
+    m_finished.splice(m_finished.end(), m_in_flight);
+}
+
+bool Prober::done() const {
+    return m_options.count != 0 && m_seq >= m_options.count && m_in_flight.empty();
+}
+
+void Prober::send_next() {
+    if (m_stopped || (m_options.count != 0 && m_seq >= m_options.count))
+        return;
+    auto p = std::make_unique<Probe>();
+    p->owner = this;
+    p->seq = ++m_seq;
+    ConnectorOptions co = m_connector;
+    co.seed += m_seq;
+    p->connector = std::make_unique<Connector>(m_loop, m_resolver, m_target, m_index, co, *p);
+    Connector* c = p->connector.get();
+    m_in_flight.push_back(std::move(p));
+    // On a fixed schedule from the first probe, so slow probes do not make the rate drift.
+    if (m_options.count == 0 || m_seq < m_options.count) {
+        TimePoint due = m_first + m_options.interval * m_seq;
+        m_next.start(std::max(Duration::zero(), due - Clock::now()));
+    }
+    c->start();
+}
+
+void Prober::on_probe_event(Probe& p, const Event& e) {
+    if (e.type == EventType::failed) {
+        p.last_failure = e;
+        return;
+    }
+    if (e.type == EventType::warning) {
+        m_sink.on_event(e);
+        return;
+    }
+    if (e.type != EventType::connected && e.type != EventType::gave_up)
+        return;
+
+    Event out;
+    out.type = EventType::probe;
+    out.target = m_index;
+    out.seq = p.seq;
+    out.ok = e.type == EventType::connected;
+    if (out.ok) {
+        out.address = e.address;
+        out.duration = e.duration;
+        out.check = e.check;
+        m_stats.add_success(e.duration);
+    } else {
+        if (p.last_failure) {
+            out.address = p.last_failure->address;
+            out.error = p.last_failure->error;
+            out.code = p.last_failure->code;
+            out.message = p.last_failure->message;
+            out.received = p.last_failure->received;
+            out.duration = p.last_failure->duration;
+        } else {
+            out.error = e.error;
+            out.message = e.message;
+        }
+        m_stats.add_failure();
+    }
+    // The probe's Connector is still on the stack: free it from the loop.
+    auto it = std::find_if(m_in_flight.begin(), m_in_flight.end(),
+                           [&](const auto& q) { return q.get() == &p; });
+    if (it != m_in_flight.end()) {
+        m_finished.splice(m_finished.end(), m_in_flight, it);
+        if (!m_reap.pending())
+            m_reap.start(Duration::zero());
+    }
+    m_sink.on_event(out);
+}
+
+void Prober::reap() {
+    m_finished.clear();
+}
+
+} // namespace tcpretry::core
