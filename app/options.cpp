@@ -159,7 +159,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
     app.set_version_flag("--version", std::string("tcpretry ") + version());
 
     std::vector<std::string> target_args;
-    std::string quorum_s, parallel_s, targets_file_s, count_s, interval_s;
+    std::string quorum_s, parallel_s, targets_file_s, count_s, interval_s, format_s, metrics_s;
     std::string send_s, expect_s, expect_timeout_s, stable_after_s, keepalive_s;
     bool watch = false;
     std::string timeout_s, attempts_s, connect_timeout_s, initial_s, max_s, multiplier_s, jitter_s,
@@ -240,7 +240,14 @@ ParseResult parse_options(int argc, const char* const* argv) {
                            ->type_name("ADDR[:PORT]")->group(network);
 
     const char* output = "Output";
-    app.add_flag("-j,--json", json, "JSON Lines, one event per line")->group(output);
+    app.add_flag("-j,--json", json, "JSON Lines, one event per line (same as --format json)")
+        ->group(output);
+    auto* o_format = app.add_option("--format", format_s,
+                                    "human, json (JSON Lines) or prometheus (metrics at the end)")
+                         ->type_name("FORMAT")->default_str("human")->group(output);
+    auto* o_metrics = app.add_option("--metrics-listen", metrics_s,
+                                     "Serve live Prometheus metrics at http://ADDR:PORT/metrics")
+                          ->type_name("ADDR:PORT")->group(output);
     app.add_flag("-q,--quiet", quiet, "Print nothing but errors")->group(output);
     app.add_flag("-v,--verbose", verbose, "Print every event (no summarising of repeats)")->group(output);
     app.add_option("--color", color_s, "Colour human output: auto|always|never")
@@ -287,6 +294,26 @@ ParseResult parse_options(int argc, const char* const* argv) {
     if (quiet && verbose)
         return UsageError{"--quiet and --verbose exclude each other"};
     o.format = json ? Format::json : Format::human;
+    if (o_format->count()) {
+        if (format_s == "human")
+            o.format = Format::human;
+        else if (format_s == "json")
+            o.format = Format::json;
+        else if (format_s == "prometheus")
+            o.format = Format::prometheus;
+        else
+            return UsageError{"invalid --format " + quote(format_s) + " (use human, json or prometheus)"};
+        if (json && o.format != Format::json)
+            return UsageError{"--json and --format " + quote(format_s) + " contradict each other"};
+    }
+    if (o_metrics->count()) {
+        auto parsed = core::parse_target(metrics_s);
+        auto* t = std::get_if<core::Target>(&parsed);
+        if (!t || !t->numeric)
+            return UsageError{"invalid --metrics-listen " + quote(metrics_s) +
+                              " (a numeric ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464)"};
+        o.metrics_listen = t->numeric;
+    }
     o.verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
     if (color_s == "auto")
         o.color = ColorMode::automatic;

@@ -12,7 +12,7 @@
 
 namespace tcpretry::app {
 
-enum class Format { human, json };
+enum class Format { human, json, prometheus };
 enum class Verbosity { quiet, normal, verbose };
 enum class ColorMode { automatic, always, never };
 
@@ -40,6 +40,7 @@ struct Options {
     core::Duration keepalive = core::k_keepalive; // zero: off
     // Ping mode (--count): probes per target, 0 = until stopped; one every interval.
     std::optional<unsigned> count;
+    std::optional<core::SockAddr> metrics_listen; // serve /metrics here (--metrics-listen)
     core::Duration interval = std::chrono::seconds(1);
 
     // --send / --expect check; unset when neither was given.

@@ -2,6 +2,7 @@
 
 #include "app/human_reporter.hpp"
 #include "app/json_reporter.hpp"
+#include "app/metrics.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
 #include "core/prober.hpp"
@@ -28,7 +29,7 @@ namespace {
 // client is stopped from inside its own callback.
 class Session final : public core::EventSink {
   public:
-    Session(const Options& options, Reporter& reporter, Output& out);
+    Session(const Options& options, Reporter& reporter, Output& out, Metrics* metrics);
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
     ~Session() override;
@@ -49,6 +50,7 @@ class Session final : public core::EventSink {
     const Options& m_options;
     Reporter& m_reporter;
     Output& m_out;
+    Metrics* m_metrics; // counted when wanted (--format prometheus, --metrics-listen)
     core::Loop m_loop;
     core::Resolver m_resolver;
     core::Gate m_gate;
@@ -60,12 +62,13 @@ class Session final : public core::EventSink {
     core::EventPtr m_decide;
     core::Timer m_deadline;
     core::TimePoint m_start;
+    std::optional<MetricsServer> m_metrics_server;
     std::optional<std::pair<int, Result>> m_outcome;
     std::size_t m_closing = 0; // clients still closing their connections
 };
 
-Session::Session(const Options& options, Reporter& reporter, Output& out)
-    : m_options(options), m_reporter(reporter), m_out(out), m_resolver(m_loop, options.resolver),
+Session::Session(const Options& options, Reporter& reporter, Output& out, Metrics* metrics)
+    : m_options(options), m_reporter(reporter), m_out(out), m_metrics(metrics), m_resolver(m_loop, options.resolver),
       m_gate(m_loop, options.parallel), m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }) {
     uint64_t seed = options.seed ? *options.seed : std::random_device{}();
     core::ClientOptions client;
@@ -93,6 +96,8 @@ Session::Session(const Options& options, Reporter& reporter, Output& out)
             m_clients.push_back(std::make_unique<core::TcpClient>(
                 m_loop, m_resolver, options.targets[i], i, co, client, *this));
     }
+    if (options.metrics_listen)
+        m_metrics_server.emplace(m_loop, *options.metrics_listen, *m_metrics);
     if (pinging()) {
         m_sigquit.reset(evsignal_new(m_loop.base(), SIGQUIT, &Session::on_signal, this));
         if (!m_sigquit || event_add(m_sigquit.get(), nullptr) != 0)
@@ -127,6 +132,8 @@ std::pair<int, Result> Session::run() {
 }
 
 void Session::on_event(const core::Event& e) {
+    if (m_metrics)
+        m_metrics->on_event(e);
     m_reporter.on_event(e);
     if (m_out.broken() || e.type == core::EventType::connected ||
         e.type == core::EventType::gave_up || e.type == core::EventType::probe)
@@ -308,12 +315,17 @@ int run(int argc, char** argv) {
     // With a COMMAND, stdout belongs to it: all our output goes to stderr.
     Output out(options.command.empty() ? stdout : stderr);
     Output err(stderr);
+    std::vector<std::string> texts;
+    for (const auto& t : options.targets)
+        texts.push_back(t.text);
+    std::optional<Metrics> metrics;
+    if (options.format == Format::prometheus || options.metrics_listen)
+        metrics.emplace(texts);
     std::unique_ptr<Reporter> reporter;
     if (options.format == Format::json) {
-        std::vector<std::string> texts;
-        for (const auto& t : options.targets)
-            texts.push_back(t.text);
         reporter = std::make_unique<JsonReporter>(out, std::move(texts));
+    } else if (options.format == Format::prometheus) {
+        reporter = std::make_unique<PrometheusReporter>(out, *metrics);
     } else {
         reporter = std::make_unique<HumanReporter>(
             out, err, options.targets,
@@ -323,7 +335,7 @@ int run(int argc, char** argv) {
 
     std::pair<int, Result> outcome;
     try {
-        Session session(options, *reporter, out);
+        Session session(options, *reporter, out, metrics ? &*metrics : nullptr);
         outcome = session.run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tcpretry: %s\n", e.what());

@@ -1,0 +1,88 @@
+// Prometheus metrics: counted from the core's events, written in the text exposition format
+// (at the end with --format prometheus, live over HTTP with --metrics-listen).
+#pragma once
+
+#include "app/output.hpp"
+#include "app/report.hpp"
+#include "core/address.hpp"
+#include "core/event.hpp"
+#include "core/loop.hpp"
+
+#include <memory>
+
+struct evhttp_request;
+
+#include <array>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tcpretry::app {
+
+// Connect-time histogram buckets, in seconds: loopback (sub-millisecond) to WAN (seconds).
+inline constexpr std::array<double, 14> k_connect_buckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+// A label value with \ " and newline escaped, as the exposition format requires.
+std::string escape_label_value(std::string_view value);
+
+struct TargetMetrics {
+    bool up = false;
+    bool has_probe = false;
+    bool last_probe_ok = false;
+    uint64_t attempts = 0;
+    uint64_t connections = 0;
+    uint64_t disconnects = 0;
+    std::map<std::string, uint64_t> failures; // by error class
+    std::array<uint64_t, k_connect_buckets.size()> buckets{}; // cumulative at encode time
+    uint64_t connect_count = 0;
+    double connect_sum_seconds = 0;
+};
+
+class Metrics : public core::EventSink {
+  public:
+    explicit Metrics(std::vector<std::string> targets);
+    void on_event(const core::Event& e) override;
+    // The whole exposition, HELP and TYPE lines included, ending in a newline.
+    std::string encode() const;
+
+  private:
+    void observe_connect(TargetMetrics& t, core::Duration d);
+    std::vector<std::string> m_targets;
+    std::vector<TargetMetrics> m_metrics;
+};
+
+// --format prometheus: nothing while running; the metrics at the end, for node_exporter's
+// textfile collector.
+class PrometheusReporter : public Reporter {
+  public:
+    PrometheusReporter(Output& out, const Metrics& metrics) : m_out(out), m_metrics(metrics) {}
+    void start() override {}
+    void on_event(const core::Event&) override {}
+    void target_summary(std::size_t, const core::WatchStats&) override {}
+    void probe_summary(std::size_t, const core::ProbeStats&) override {}
+    void summary(const Summary&) override;
+
+  private:
+    Output& m_out;
+    const Metrics& m_metrics;
+};
+
+// --metrics-listen: GET /metrics over HTTP (libevent's evhttp), from the same loop.
+class MetricsServer {
+  public:
+    // Throws std::runtime_error when it cannot listen there.
+    MetricsServer(core::Loop& loop, const core::SockAddr& where, const Metrics& metrics);
+    ~MetricsServer();
+    MetricsServer(const MetricsServer&) = delete;
+    MetricsServer& operator=(const MetricsServer&) = delete;
+
+  private:
+    struct Http;
+    static void on_request(::evhttp_request* req, void* arg);
+    const Metrics& m_metrics;
+    std::unique_ptr<Http> m_http;
+};
+
+} // namespace tcpretry::app
