@@ -100,7 +100,12 @@ std::string format_delay(core::Duration d) {
 HumanReporter::HumanReporter(Output& out, Output& err, std::vector<core::Target> targets,
                              HumanStyle style, Now now)
     : m_out(out), m_err(err), m_targets(std::move(targets)), m_style(style),
-      m_now(std::move(now)), m_state(m_targets.size()) {}
+      m_now(std::move(now)), m_state(m_targets.size()), m_started(m_now()) {
+    if (m_style.verbosity != Verbosity::normal)
+        m_style.fleet = false; // -v prints every event; -q prints nothing to summarise
+    if (!m_style.fleet)
+        m_style.live = false;
+}
 
 std::string HumanReporter::paint(std::string_view text, const char* code) const {
     if (!m_style.color)
@@ -120,6 +125,7 @@ std::string HumanReporter::label(const core::Event& e) const {
 void HumanReporter::print(std::string line) {
     if (m_style.verbosity == Verbosity::quiet)
         return;
+    clear_status();
     m_out.write_line(line);
 }
 
@@ -173,8 +179,78 @@ void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
     m_pending_then = "retrying in ";
 }
 
+void HumanReporter::clear_status() {
+    if (m_status_drawn) {
+        m_out.write_raw("\r\033[K");
+        m_status_drawn.reset();
+    }
+}
+
+void HumanReporter::draw_status(bool force) {
+    core::TimePoint now = m_now();
+    // Redrawing on every event would cost more than the probing: ten times a second.
+    if (!force && m_status_drawn && now - *m_status_drawn < std::chrono::milliseconds(100))
+        return;
+    std::size_t n = m_targets.size();
+    std::string line = "\r\033[K" + paint(std::to_string(m_connected) + " connected", k_green) +
+                       " · " + std::to_string(n - m_connected - m_gave_up) + " waiting · " +
+                       paint(std::to_string(m_gave_up) + " failed", k_red) + " · " +
+                       format_span(now - m_started);
+    m_out.write_raw(line);
+    m_status_drawn = now;
+}
+
+// The fleet view's share of an event; false when the event needs the normal lines too.
+bool HumanReporter::on_fleet_event(const core::Event& e, TargetState& t) {
+    switch (e.type) {
+    case core::EventType::attempt:
+        t.attempts = e.attempt;
+        break;
+    case core::EventType::failed:
+        t.last_error = e.error;
+        break;
+    case core::EventType::connected:
+        if (!t.connected)
+            ++m_connected;
+        t.connected = true;
+        break;
+    case core::EventType::disconnected:
+        if (t.connected)
+            --m_connected;
+        t.connected = false;
+        break;
+    case core::EventType::gave_up:
+        if (!t.gave_up)
+            ++m_gave_up;
+        t.gave_up = true;
+        t.gave_up_reason = e.error;
+        break;
+    case core::EventType::probe:
+        t.attempts = e.seq;
+        if (e.ok && !t.connected) {
+            t.connected = true;
+            ++m_connected;
+        }
+        if (!e.ok)
+            t.last_error = e.error;
+        break;
+    case core::EventType::retry:
+    case core::EventType::warning:
+        return false;
+    }
+    if (m_style.live) {
+        draw_status(false);
+        return true;
+    }
+    // Not a terminal: one line per target outcome.
+    return !(e.type == core::EventType::connected || e.type == core::EventType::gave_up ||
+             e.type == core::EventType::disconnected);
+}
+
 void HumanReporter::on_event(const core::Event& e) {
     TargetState& t = m_state.at(e.target);
+    if (m_style.fleet && e.type != core::EventType::warning && on_fleet_event(e, t))
+        return;
     if (e.type == core::EventType::retry && m_pending && m_pending_target == e.target) {
         print(*m_pending + "; " + paint(m_pending_then + format_delay(e.delay), k_yellow));
         m_pending.reset();
@@ -290,6 +366,15 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
         return;
     char loss[32];
     std::snprintf(loss, sizeof loss, "%.1f%%", st.loss_percent());
+    if (m_style.fleet) { // one line a target
+        std::string line = m_targets.at(target).text + ": " + std::to_string(st.sent()) +
+                           " sent, " + std::to_string(st.received()) + " answered, " + loss +
+                           " loss";
+        if (auto l = st.latency())
+            line += ", avg " + format_latency(l->avg) + ", max " + format_latency(l->max);
+        print(line);
+        return;
+    }
     print("--- " + m_targets.at(target).text + " tcpretry statistics ---");
     print(plural(st.sent(), "probe") + " sent, " + std::to_string(st.received()) + " answered, " +
           loss + " loss, longest failure streak " + std::to_string(st.longest_failure_streak()));
@@ -309,6 +394,25 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
 
 void HumanReporter::summary(const Summary& s) {
     flush_pending();
+    if (m_style.fleet) {
+        clear_status();
+        constexpr std::size_t k_rows = 50;
+        std::size_t shown = 0, missing = 0;
+        for (std::size_t i = 0; i < m_targets.size(); ++i) {
+            const TargetState& t = m_state[i];
+            if (t.connected)
+                continue;
+            ++missing;
+            if (++shown > k_rows)
+                continue;
+            std::string why = t.gave_up ? "gave up" : "not connected";
+            if (t.last_error)
+                why += " (" + std::string(core::error_class_name(*t.last_error)) + ")";
+            print("  " + m_targets[i].text + "  " + why + " after " + plural(t.attempts, "attempt"));
+        }
+        if (missing > k_rows)
+            print("  ... and " + std::to_string(missing - k_rows) + " more");
+    }
     std::string counts = std::to_string(s.connected) + " of " + plural(static_cast<unsigned>(s.targets), "target") +
                          " connected, " + plural(s.attempts, "attempt") + ", " +
                          std::to_string(s.failures) + " failed, " + format_span(s.elapsed);

@@ -26,7 +26,13 @@ struct HumanStyle {
     bool color = false;
     bool watch = false; // connections are held: number them, say "reconnecting"
     bool sparkline = false; // ping summaries end with a latency sparkline (on a terminal)
+    // More than k_fleet_threshold targets and not --verbose: a live status line on a
+    // terminal (else one line per target outcome), then a table of what did not succeed.
+    bool fleet = false;
+    bool live = false; // the status line: only on a terminal
 };
+
+inline constexpr std::size_t k_fleet_threshold = 10;
 
 // One character a probe: ▁..█ scaled between the fastest and slowest, '×' for a failure.
 std::string sparkline(const std::vector<std::optional<core::Duration>>& history);
@@ -53,7 +59,16 @@ class HumanReporter : public Reporter {
         core::TimePoint first_round{};
         core::TimePoint last_print{};
         bool started = false;
+        // Fleet view.
+        bool connected = false;
+        bool gave_up = false;
+        unsigned attempts = 0;
+        std::optional<core::ErrorClass> gave_up_reason;
     };
+
+    bool on_fleet_event(const core::Event& e, TargetState& t);
+    void draw_status(bool force);
+    void clear_status();
 
     void flush_pending();
     void print(std::string line);
@@ -70,6 +85,10 @@ class HumanReporter : public Reporter {
     std::vector<TargetState> m_state;
     std::optional<std::string> m_pending; // a failure line waiting for its "; retrying in"
     std::size_t m_pending_target = 0;
+    std::size_t m_connected = 0;
+    std::size_t m_gave_up = 0;
+    core::TimePoint m_started{};
+    std::optional<core::TimePoint> m_status_drawn; // when the status line was last drawn
     std::string m_pending_then; // "retrying in " or "reconnecting in "
 
 };

@@ -20,6 +20,17 @@ void Output::write_line(std::string_view line) {
     }
 }
 
+void Output::write_raw(std::string_view text) {
+    if (m_broken)
+        return;
+    errno = 0;
+    if (std::fwrite(text.data(), 1, text.size(), m_file) != text.size() || std::fflush(m_file) != 0) {
+        if (errno == EPIPE)
+            m_broken = true;
+        std::clearerr(m_file);
+    }
+}
+
 bool Output::is_terminal() const {
     return isatty(fileno(m_file)) != 0;
 }

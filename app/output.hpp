@@ -11,6 +11,8 @@ class Output {
     explicit Output(std::FILE* file) : m_file(file) {}
     // Writes the line and a newline, then flushes; EPIPE marks the output broken.
     void write_line(std::string_view line);
+    // Without a newline (a status line redrawn in place).
+    void write_raw(std::string_view text);
     bool broken() const { return m_broken; }
     bool is_terminal() const;
     std::FILE* file() const { return m_file; }

@@ -330,6 +330,7 @@ int run(int argc, char** argv) {
         reporter = std::make_unique<HumanReporter>(
             out, err, options.targets,
             HumanStyle{options.verbosity, want_color(options, out), options.watch,
+                   out.is_terminal(), options.targets.size() > k_fleet_threshold,
                    out.is_terminal()});
     }
 
