@@ -79,10 +79,12 @@ std::string rfc3339(WallClock::time_point t) {
     return buf;
 }
 
-nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t) {
+nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t,
+                                  std::string_view mode) {
     nlohmann::ordered_json j = header("start", t);
     j["version"] = version();
     j["schema"] = k_json_schema;
+    j["mode"] = mode;
     j["targets"] = targets;
     return j;
 }
@@ -221,7 +223,7 @@ std::string encode_line(const nlohmann::ordered_json& j) {
 }
 
 void JsonReporter::start() {
-    m_out.write_line(encode_line(start_json(m_targets, WallClock::now())));
+    m_out.write_line(encode_line(start_json(m_targets, WallClock::now(), m_mode)));
 }
 
 void JsonReporter::on_event(const core::Event& e) {

@@ -17,7 +17,9 @@ using WallClock = std::chrono::system_clock;
 // RFC 3339 UTC with milliseconds: "2026-11-27T03:08:14.123Z".
 std::string rfc3339(WallClock::time_point t);
 
-nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t);
+// mode: "wait", "watch" or "ping".
+nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t,
+                                  std::string_view mode = "wait");
 nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t);
 nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t);
 // Ping statistics: sent, received, loss_percent, longest_failure_streak, connect_ms{...}.
@@ -30,8 +32,8 @@ std::string encode_line(const nlohmann::ordered_json& j);
 
 class JsonReporter : public Reporter {
   public:
-    JsonReporter(Output& out, std::vector<std::string> targets)
-        : m_out(out), m_targets(std::move(targets)) {}
+    JsonReporter(Output& out, std::vector<std::string> targets, std::string mode = "wait")
+        : m_out(out), m_targets(std::move(targets)), m_mode(std::move(mode)) {}
     void start() override;
     void on_event(const core::Event& e) override;
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
@@ -41,6 +43,7 @@ class JsonReporter : public Reporter {
   private:
     Output& m_out;
     std::vector<std::string> m_targets;
+    std::string m_mode;
 };
 
 } // namespace tcpretry::app

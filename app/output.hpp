@@ -18,6 +18,7 @@ class Output {
     std::FILE* file() const { return m_file; }
 
   private:
+    void write(std::string_view text, bool newline);
     std::FILE* m_file;
     bool m_broken = false;
 };

@@ -323,7 +323,10 @@ int run(int argc, char** argv) {
         metrics.emplace(texts);
     std::unique_ptr<Reporter> reporter;
     if (options.format == Format::json) {
-        reporter = std::make_unique<JsonReporter>(out, std::move(texts));
+        reporter = std::make_unique<JsonReporter>(out, std::move(texts),
+                                                  options.count ? "ping"
+                                                  : options.watch ? "watch"
+                                                                  : "wait");
     } else if (options.format == Format::prometheus) {
         reporter = std::make_unique<PrometheusReporter>(out, *metrics);
     } else {

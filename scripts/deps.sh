@@ -5,8 +5,11 @@ set -euo pipefail
 build_packages=(build-essential cmake pkg-config libcli11-dev libevent-dev doctest-dev
                 nlohmann-json3-dev)
 # What the tests use: python3 drives the integration tests; netbase gives /etc/services;
-# redis, iptables and iproute2 serve later tests; mandoc lints the man page.
-test_packages=(python3 netbase iproute2 iptables mandoc redis-server procps)
+# iproute2 and iptables make the fault tests' network namespaces; redis-server is a real
+# --send/--expect peer; promtool (prometheus) checks metrics; valgrind checks memory and fds;
+# clang with its runtime builds the fuzzers; mandoc lints the man page.
+test_packages=(python3 netbase iproute2 iptables mandoc redis-server procps valgrind prometheus
+               clang libclang-rt-14-dev)
 
 want=("${build_packages[@]}")
 if [ "${1:-build}" = test ]; then
