@@ -188,15 +188,11 @@ void Connector::start_addresses() {
         return;
     // A answered first: give AAAA the resolution delay before starting with IPv4.
     const FamilyLookup& v6 = m_lookups[slot(Family::ipv6)];
-    if (m_started == 0 && m_queue[slot(Family::ipv6)].empty() &&
-        !m_queue[slot(Family::ipv4)].empty() && v6.wanted && !v6.done &&
-        !m_stagger_timer.pending() && m_attempts.empty()) {
-        static_assert(k_resolution_delay > Duration::zero());
-        if (!m_delay_done) {
-            m_delay_done = true;
-            m_stagger_timer.start(k_resolution_delay);
-            return;
-        }
+    if (m_started == 0 && !m_delay_done && m_queue[slot(Family::ipv6)].empty() &&
+        !m_queue[slot(Family::ipv4)].empty() && v6.wanted && !v6.done) {
+        m_delay_done = true;
+        m_stagger_timer.start(k_resolution_delay);
+        return;
     }
     while (m_state == State::connecting && !m_stagger_timer.pending() && start_next()) {
     }
