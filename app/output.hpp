@@ -14,6 +14,8 @@ class Output {
     // Without a newline (a status line redrawn in place).
     void write_raw(std::string_view text);
     bool broken() const { return m_broken; }
+    // The reader is known to be gone (without a write having failed yet).
+    void mark_broken() { m_broken = true; }
     bool is_terminal() const;
     std::FILE* file() const { return m_file; }
 

@@ -17,7 +17,9 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tcpretry::app {
@@ -46,6 +48,7 @@ class Session final : public core::EventSink {
     bool pinging() const { return m_options.count.has_value(); }
     static void on_signal(evutil_socket_t signal, short, void* arg);
     static void on_decide(evutil_socket_t, short, void* arg);
+    static void on_output_gone(evutil_socket_t fd, short, void* arg);
 
     const Options& m_options;
     Reporter& m_reporter;
@@ -60,6 +63,7 @@ class Session final : public core::EventSink {
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
     core::EventPtr m_decide;
+    core::EventPtr m_output_watch; // a pipe's reader going away, noticed without writing
     core::Timer m_deadline;
     core::TimePoint m_start;
     std::optional<MetricsServer> m_metrics_server;
@@ -95,6 +99,16 @@ Session::Session(const Options& options, Reporter& reporter, Output& out, Metric
         else
             m_clients.push_back(std::make_unique<core::TcpClient>(
                 m_loop, m_resolver, options.targets[i], i, co, client, *this));
+    }
+    // A quiet watch may write nothing for hours: notice `| head -1` having closed the pipe
+    // when it happens (the write end of a pipe reports an error then), not at the next line.
+    struct stat st{};
+    int out_fd = fileno(out.file());
+    if (fstat(out_fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        m_output_watch.reset(
+            event_new(m_loop.base(), out_fd, EV_READ | EV_PERSIST, &Session::on_output_gone, this));
+        if (m_output_watch)
+            event_add(m_output_watch.get(), nullptr);
     }
     if (options.metrics_listen)
         m_metrics_server.emplace(m_loop, *options.metrics_listen, *m_metrics);
@@ -255,6 +269,16 @@ void Session::on_decide(evutil_socket_t, short, void* arg) {
     static_cast<Session*>(arg)->decide();
 }
 
+void Session::on_output_gone(evutil_socket_t fd, short, void* arg) {
+    auto* self = static_cast<Session*>(arg);
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) {
+        event_del(self->m_output_watch.get());
+        self->m_out.mark_broken();
+        self->decide();
+    }
+}
+
 bool want_color(const Options& o, const Output& out) {
     switch (o.color) {
     case ColorMode::always:
@@ -287,6 +311,25 @@ int exec_command(const std::vector<std::string>& command) {
 
 } // namespace
 
+// libevent's last complaint, for the one line we print if it gives up on us.
+std::string g_libevent_complaint;
+
+// libevent logs to stderr by itself ("[warn] ..."): keep it quiet, remember the latest.
+void on_libevent_log(int severity, const char* msg) {
+    if (severity >= EVENT_LOG_WARN && msg)
+        g_libevent_complaint = msg;
+}
+
+// libevent calls this, then exit(1), when it cannot go on (e.g. no descriptor for its signal
+// pipe): say so in one line and end with 125, "tcpretry itself failed".
+[[noreturn]] void on_libevent_fatal(int) {
+    std::fprintf(stderr, "tcpretry: the event loop failed: %s\n",
+                 g_libevent_complaint.empty() ? "internal libevent error"
+                                              : g_libevent_complaint.c_str());
+    std::fflush(stdout);
+    _exit(k_exit_internal);
+}
+
 // Each attempt in flight holds a descriptor: allow as many as the hard limit lets us.
 void raise_descriptor_limit() {
     rlimit lim{};
@@ -311,6 +354,8 @@ int run(int argc, char** argv) {
     }
     const Options& options = std::get<Options>(parsed);
     raise_descriptor_limit();
+    event_set_log_callback(on_libevent_log);
+    event_set_fatal_callback(on_libevent_fatal);
 
     // With a COMMAND, stdout belongs to it: all our output goes to stderr.
     Output out(options.command.empty() ? stdout : stderr);

@@ -21,8 +21,10 @@ KeepaliveSettings keepalive_settings(Duration dead_after) {
     return k;
 }
 
-Connection::Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed)
-    : m_on_closed(std::move(on_closed)), m_linger(loop, [this] { finish_close(); }) {
+Connection::Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed,
+                       uint64_t bytes_read)
+    : m_on_closed(std::move(on_closed)), m_linger(loop, [this] { finish_close(); }),
+      m_bytes(bytes_read) {
     int s = fd.get();
     if (keepalive > Duration::zero()) {
         KeepaliveSettings k = keepalive_settings(keepalive);

@@ -31,8 +31,10 @@ class Connection {
     // Called once when the peer or the network ended the connection (not after close()).
     using Closed = std::function<void(DisconnectReason reason, int err)>;
 
-    // Takes the fd. keepalive zero: no keepalive, no user timeout.
-    Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed);
+    // Takes the fd. keepalive zero: no keepalive, no user timeout. bytes_read: what was
+    // already read from it (the --expect check), counted as received.
+    Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed,
+               uint64_t bytes_read = 0);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;

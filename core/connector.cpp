@@ -365,7 +365,7 @@ void Connector::hand_on(std::unique_ptr<Attempt> winner) {
     e.waited = now - *m_first_round_start;
     emit(e);
     if (m_on_connected)
-        m_on_connected(std::move(winner->fd));
+        m_on_connected(std::move(winner->fd), std::exchange(m_received, {}).size());
 }
 
 void Connector::begin_check(std::unique_ptr<Attempt> winner) {

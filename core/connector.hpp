@@ -69,8 +69,9 @@ class Connector {
         stopped,    // stop() was called
     };
 
-    // Called with the connected socket; if unset, the socket is closed at once.
-    using ConnectedHandler = std::function<void(UniqueFd fd)>;
+    // Called with the connected socket and how many bytes the check already read from it;
+    // if unset, the socket is closed at once.
+    using ConnectedHandler = std::function<void(UniqueFd fd, uint64_t bytes_read)>;
 
     Connector(Loop& loop, Resolver& resolver, Target target, std::size_t index,
               ConnectorOptions options, EventSink& sink);

@@ -8,7 +8,8 @@ TcpClient::TcpClient(Loop& loop, Resolver& resolver, Target target, std::size_t 
                      ConnectorOptions connector, ClientOptions options, EventSink& sink)
     : m_loop(loop), m_index(index), m_options(options), m_sink(sink),
       m_connector(loop, resolver, std::move(target), index, std::move(connector), *this) {
-    m_connector.set_connected_handler([this](UniqueFd fd) { on_connected(std::move(fd)); });
+    m_connector.set_connected_handler(
+        [this](UniqueFd fd, uint64_t bytes_read) { on_connected(std::move(fd), bytes_read); });
 }
 
 TcpClient::~TcpClient() = default;
@@ -71,12 +72,12 @@ void TcpClient::on_event(const Event& e) {
     m_sink.on_event(numbered);
 }
 
-void TcpClient::on_connected(UniqueFd fd) {
+void TcpClient::on_connected(UniqueFd fd, uint64_t bytes_read) {
     if (!m_options.hold)
         return; // wait mode: the fd closes here, gracefully
     m_connection = std::make_unique<Connection>(
         m_loop, std::move(fd), m_options.keepalive,
-        [this](DisconnectReason reason, int err) { on_dropped(reason, err); });
+        [this](DisconnectReason reason, int err) { on_dropped(reason, err); }, bytes_read);
 }
 
 void TcpClient::on_dropped(DisconnectReason reason, int err) {

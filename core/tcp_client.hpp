@@ -48,7 +48,7 @@ class TcpClient final : private EventSink {
 
   private:
     void on_event(const Event& e) override;
-    void on_connected(UniqueFd fd);
+    void on_connected(UniqueFd fd, uint64_t bytes_read);
     void on_dropped(DisconnectReason reason, int err);
 
     Loop& m_loop;

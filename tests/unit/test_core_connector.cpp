@@ -417,7 +417,7 @@ TEST_CASE("Connector: a listening socket is connected") {
             RecordingSink sink;
             Connector c(loop, resolver, target(text), 1, fast_options(3), sink);
             UniqueFd handed;
-            c.set_connected_handler([&](UniqueFd fd) { handed = std::move(fd); });
+            c.set_connected_handler([&](UniqueFd fd, uint64_t) { handed = std::move(fd); });
             c.start();
             {
                 Watchdog dog(20);
