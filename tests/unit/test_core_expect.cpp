@@ -1,0 +1,131 @@
+// --expect's Matcher (POSIX EREs over a bounded reply) and the keepalive settings that
+// --keepalive turns into.
+#include "core/connection.hpp"
+#include "core/expect.hpp"
+
+#include <chrono>
+#include <doctest/doctest.h>
+#include <string>
+#include <variant>
+#include <vector>
+
+using namespace tcpretry::core;
+using namespace std::chrono_literals;
+using namespace std::string_literals;
+
+namespace {
+
+Matcher compiled(const std::string& pattern) {
+    auto r = Matcher::compile(pattern);
+    const Matcher* m = std::get_if<Matcher>(&r);
+    REQUIRE_MESSAGE(m != nullptr, "cannot compile '" << pattern << "'");
+    return *m;
+}
+
+} // namespace
+
+TEST_CASE("Matcher: extended syntax") {
+    CHECK(compiled("^SSH-").matches("SSH-2.0-OpenSSH_9.2\r\n"));
+    CHECK_FALSE(compiled("^HTTP").matches("SSH-2.0-OpenSSH_9.2\r\n"));
+    CHECK(compiled("^[+]PONG").matches("+PONG\r\n"));
+    CHECK(compiled("(PONG|OK)+").matches("+OK\r\n"));
+    CHECK(compiled("a{3}").matches("xaaay"));
+    CHECK_FALSE(compiled("a{3}").matches("xaay"));
+    CHECK(compiled("HTTP/1\\.[01] 200").matches("HTTP/1.1 200 OK\r\n"));
+    CHECK(compiled("").matches(""));
+    CHECK(compiled("x").pattern() == "x");
+}
+
+TEST_CASE("Matcher: REG_NEWLINE, ^ and $ match at line starts and ends") {
+    Matcher start = compiled("^SSH-");
+    CHECK(start.matches("220 hello\r\nSSH-2.0\r\n"));
+    CHECK(start.matches("a\nSSH-"));
+    CHECK_FALSE(start.matches("a SSH-"));
+    Matcher end = compiled("^READY$");
+    CHECK(end.matches("booting\nREADY\nmore"));
+    CHECK_FALSE(end.matches("booting\nREADY now\n"));
+    // . does not cross a newline.
+    CHECK_FALSE(compiled("a.b").matches("a\nb"));
+    CHECK(compiled("a.b").matches("a-b"));
+}
+
+TEST_CASE("Matcher: NUL bytes do not cut the data (REG_STARTEND)") {
+    CHECK(compiled("HELLO").matches("\0\0HELLO"s));
+    CHECK(compiled("B").matches("A\0B"s));
+    CHECK(compiled("^B").matches("A\n\0\nB"s));
+    CHECK_FALSE(compiled("C").matches("A\0B"s));
+}
+
+TEST_CASE("Matcher: only the data given is matched, not what follows it in memory") {
+    std::string buffer = "abcMATCH";
+    Matcher m = compiled("MATCH");
+    CHECK_FALSE(m.matches(std::string_view(buffer).substr(0, 3)));
+    CHECK(m.matches(buffer));
+    CHECK_FALSE(compiled("c$").matches(std::string_view("abcd").substr(0, 2)));
+}
+
+TEST_CASE("Matcher: a bad pattern is an error message") {
+    for (const char* bad : {"(", ")(", "[", "a{1", "[z-a]", "*{"}) {
+        CAPTURE(bad);
+        auto r = Matcher::compile(bad);
+        const std::string* message = std::get_if<std::string>(&r);
+        REQUIRE(message != nullptr);
+        CHECK_FALSE(message->empty());
+    }
+}
+
+TEST_CASE("Matcher: (a|b)*c over 4 KiB of 'a' is false and quick") {
+    Matcher m = compiled("(a|b)*c");
+    std::string data(k_expect_limit, 'a');
+    auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(m.matches(data));
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took < 2s);
+    data.back() = 'c';
+    CHECK(m.matches(data));
+}
+
+TEST_CASE("Matcher: copies share the compiled pattern") {
+    Matcher a = compiled("^x");
+    Matcher b = a;
+    CHECK(b.matches("x"));
+    CHECK(a.matches("x"));
+    CHECK(b.pattern() == "^x");
+}
+
+TEST_CASE("k_expect_limit and k_received_shown") {
+    CHECK(k_expect_limit == 4096);
+    CHECK(k_received_shown == 200);
+}
+
+TEST_CASE("keepalive_settings: DUR/3 whole seconds (at least 1), 2 probes, user timeout DUR") {
+    struct Row {
+        Duration dead_after;
+        int idle_s;
+        int interval_s;
+        int count;
+        unsigned user_timeout_ms;
+    };
+    const std::vector<Row> rows{
+        {10s, 3, 3, 2, 10000},
+        {2s, 1, 1, 2, 2000},
+        {7s, 2, 2, 2, 7000},
+        {3s, 1, 1, 2, 3000},
+        {6s, 2, 2, 2, 6000},
+        {2500ms, 1, 1, 2, 2500},
+        {60s, 20, 20, 2, 60000},
+        {1h, 1200, 1200, 2, 3600000},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.dead_after.count());
+        KeepaliveSettings k = keepalive_settings(row.dead_after);
+        CHECK(k.idle_s == row.idle_s);
+        CHECK(k.interval_s == row.interval_s);
+        CHECK(k.count == row.count);
+        CHECK(k.user_timeout_ms == row.user_timeout_ms);
+    }
+}
+
+TEST_CASE("k_close_linger is 200 ms") {
+    CHECK(k_close_linger == 200ms);
+}
