@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs missing Debian packages: scripts/deps.sh build|test. Sourced by run.sh and test.sh.
+# Installs missing Debian packages: scripts/deps.sh build|test|fuzz (run.sh, test.sh, fuzz.sh).
 set -euo pipefail
 
 build_packages=(build-essential cmake pkg-config libcli11-dev libevent-dev doctest-dev
@@ -11,10 +11,15 @@ build_packages=(build-essential cmake pkg-config libcli11-dev libevent-dev docte
 test_packages=(python3 netbase iproute2 iptables mandoc redis-server procps valgrind prometheus
                clang libclang-rt-14-dev)
 
+fuzz_packages=(clang libclang-rt-14-dev)
+
 want=("${build_packages[@]}")
-if [ "${1:-build}" = test ]; then
-  want+=("${test_packages[@]}")
-fi
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test_packages[@]}") ;;
+  fuzz) want+=("${fuzz_packages[@]}") ;;
+  *) echo "usage: scripts/deps.sh build|test|fuzz" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

@@ -20,8 +20,11 @@ build_and_test build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DTCPRETRY_SANITIZE=ON
 
-if command -v mandoc >/dev/null; then
-  echo "== man page lint"
-  mandoc -T lint -W warning "$root/man/tcpretry.1"
+echo "== man page lint"
+mandoc -T lint -W warning "$root/man/tcpretry.1"
+
+# Each fuzz target for a while (30 s in CI; FUZZ_SECONDS=0 skips).
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  "$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-30}"
 fi
 echo "== all tests passed"

@@ -1,0 +1,36 @@
+// TARGET strings (core::parse_target): never crash; a parsed target is consistent; an error
+// is one clean line.
+#include "core/target.hpp"
+#include "fuzz_support.hpp"
+
+using namespace tcpretry;
+using tcpretry::fuzz::require;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+    std::string_view text = fuzz::as_text(data, size);
+    auto parsed = core::parse_target(text);
+    if (auto* e = std::get_if<core::TargetError>(&parsed)) {
+        require(!e->message.empty(), "a target error has a message");
+        require(fuzz::has_no_control(e->message), "a target error is one clean line");
+        return 0;
+    }
+    const auto& t = std::get<core::Target>(parsed);
+    require(core::is_clean_text(text), "only clean text parses as a target");
+    require(t.text == text, "Target::text is the input");
+    require(t.port != 0, "a parsed port is 1-65535");
+    require(!t.host.empty(), "a parsed host is not empty");
+    require(t.host.find(':') == std::string::npos || text.front() == '[',
+            "a host with ':' came in brackets");
+    if (t.numeric)
+        require(t.numeric->port() == t.port, "the numeric address carries the port");
+    if (text.front() == '[')
+        require(t.numeric && t.numeric->family() == core::Family::ipv6,
+                "a bracketed host is an IPv6 literal");
+    // Parsing is a function of the text alone.
+    auto again = core::parse_target(t.text);
+    require(std::holds_alternative<core::Target>(again) &&
+                std::get<core::Target>(again).port == t.port &&
+                std::get<core::Target>(again).host == t.host,
+            "parse_target is deterministic");
+    return 0;
+}
