@@ -1,45 +1,64 @@
 #include "core/duration.hpp"
 
-#include <charconv>
-#include <cmath>
-
 namespace tcpretry::core {
 
+namespace {
+// Wide enough for digits x nanoseconds-per-unit without overflow.
+__extension__ using Wide = __int128;
+} // namespace
+
 std::optional<Duration> parse_duration(std::string_view text) {
-    if (text.empty() || !((text[0] >= '0' && text[0] <= '9') || text[0] == '.'))
-        return std::nullopt; // no sign, no space, no "inf"
-    size_t unit_at = text.size();
-    while (unit_at > 0 && ((text[unit_at - 1] >= 'a' && text[unit_at - 1] <= 'z')))
-        --unit_at;
-    std::string_view number = text.substr(0, unit_at);
-    std::string_view unit = text.substr(unit_at);
-
-    double value = 0;
-    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value,
-                                     std::chars_format::fixed);
-    if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(value) ||
-        value < 0)
+    // Digits, an optional fraction, an optional unit; no sign, no space, no exponent, no
+    // "inf". Integer arithmetic, so "9994999154ms" is exactly that many milliseconds.
+    std::size_t i = 0;
+    auto digits = [&](std::size_t from) {
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9')
+            ++i;
+        return text.substr(from, i - from);
+    };
+    std::string_view whole = digits(0);
+    std::string_view fraction;
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        fraction = digits(i);
+    }
+    if (whole.empty() && fraction.empty())
         return std::nullopt;
+    std::string_view unit = text.substr(i);
 
-    double seconds_per_unit = 0;
+    Wide ns_per_unit = 0;
     if (unit.empty() || unit == "s")
-        seconds_per_unit = 1;
+        ns_per_unit = 1'000'000'000;
     else if (unit == "ms")
-        seconds_per_unit = 1e-3;
+        ns_per_unit = 1'000'000;
     else if (unit == "us")
-        seconds_per_unit = 1e-6;
+        ns_per_unit = 1'000;
     else if (unit == "m")
-        seconds_per_unit = 60;
+        ns_per_unit = 60'000'000'000;
     else if (unit == "h")
-        seconds_per_unit = 3600;
+        ns_per_unit = 3'600'000'000'000;
     else
         return std::nullopt;
 
-    double ns = value * seconds_per_unit * 1e9;
     // Ten years is plenty; beyond that the nanosecond count would overflow soon anyway.
-    if (ns > 3.2e17)
+    constexpr Wide k_max_ns = 320'000'000'000'000'000;
+    Wide ns = 0;
+    for (char c : whole) {
+        ns = ns * 10 + (c - '0');
+        if (ns * ns_per_unit > k_max_ns)
+            return std::nullopt;
+    }
+    ns *= ns_per_unit;
+    Wide scale = 1;
+    Wide frac = 0;
+    for (char c : fraction.substr(0, 18)) { // finer than a nanosecond does not matter
+        frac = frac * 10 + (c - '0');
+        scale *= 10;
+    }
+    ns += (frac * ns_per_unit + scale / 2) / scale;
+    if (ns > k_max_ns)
         return std::nullopt;
-    return Duration(static_cast<Duration::rep>(std::llround(ns)));
+    return Duration(static_cast<Duration::rep>(ns));
 }
 
 std::string format_duration_arg(Duration d) {
