@@ -9,7 +9,8 @@ Duration nearest_rank(const std::vector<Duration>& sorted, double percent) {
     if (sorted.empty())
         return {};
     auto n = static_cast<double>(sorted.size());
-    auto rank = static_cast<std::size_t>(std::ceil(percent / 100.0 * n));
+    // Multiply before dividing, and forgive rounding dust: 7 % of 100 is rank 7, not 8.
+    auto rank = static_cast<std::size_t>(std::ceil(percent * n / 100.0 - 1e-9));
     rank = std::clamp<std::size_t>(rank, 1, sorted.size());
     return sorted[rank - 1];
 }
