@@ -226,13 +226,18 @@ bool HumanReporter::on_fleet_event(const core::Event& e, TargetState& t) {
         t.gave_up_reason = e.error;
         break;
     case core::EventType::probe:
+        // The latest probe decides: answering targets count as connected, the others failed.
         t.attempts = e.seq;
-        if (e.ok && !t.connected) {
-            t.connected = true;
-            ++m_connected;
-        }
         if (!e.ok)
             t.last_error = e.error;
+        if (e.ok != t.connected) {
+            t.connected = e.ok;
+            e.ok ? ++m_connected : --m_connected;
+        }
+        if (e.ok == t.gave_up) {
+            t.gave_up = !e.ok;
+            e.ok ? --m_gave_up : ++m_gave_up;
+        }
         break;
     case core::EventType::retry:
     case core::EventType::warning:
@@ -360,7 +365,7 @@ std::string sparkline(const std::vector<std::optional<core::Duration>>& history)
     return out;
 }
 
-void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st) {
+void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st, bool) {
     flush_pending();
     if (m_style.verbosity == Verbosity::quiet)
         return;

@@ -168,7 +168,9 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
             if (e.code)
                 j["errno"] = core::error_code_name(e.code);
             j["message"] = e.message;
-            if (!e.received.empty())
+            j["duration_ms"] = ms(e.duration);
+            if (e.error == core::ErrorClass::expect_mismatch ||
+                e.error == core::ErrorClass::expect_timeout)
                 j["received"] = core::escape_bytes(e.received, core::k_received_shown);
         }
         break;
@@ -210,9 +212,12 @@ void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st) {
     }
 }
 
-void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats) {
+void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats,
+                                 bool interim) {
     nlohmann::ordered_json j = header("summary", WallClock::now());
     j["target"] = m_targets.at(target);
+    if (interim)
+        j["interim"] = true; // SIGQUIT: statistics so far; the run goes on
     j["result"] = stats.received() > 0 ? "ok" : "failed";
     put_probe_stats(j, stats);
     m_out.write_line(encode_line(j));

@@ -37,7 +37,7 @@ class JsonReporter : public Reporter {
     void start() override;
     void on_event(const core::Event& e) override;
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
-    void probe_summary(std::size_t target, const core::ProbeStats& stats) override;
+    void probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) override;
     void summary(const Summary& s) override;
 
   private:

@@ -61,7 +61,7 @@ class PrometheusReporter : public Reporter {
     void start() override {}
     void on_event(const core::Event&) override {}
     void target_summary(std::size_t, const core::WatchStats&) override {}
-    void probe_summary(std::size_t, const core::ProbeStats&) override {}
+    void probe_summary(std::size_t, const core::ProbeStats&, bool) override {}
     void summary(const Summary&) override;
 
   private:

@@ -23,14 +23,16 @@ using core::Duration;
 const char* const k_description =
     "Connect to TCP endpoints, retrying with capped exponential backoff until they accept, and\n"
     "report every attempt, failure, retry and connection. With -- COMMAND, run COMMAND once\n"
-    "the targets are up (its exit status becomes tcpretry's).";
+    "the targets are up (its exit status becomes tcpretry's). --watch stays connected and\n"
+    "reconnects; --count probes repeatedly with latency statistics.";
 
 const char* const k_footer =
     "TARGET is HOST:PORT, IPV4:PORT, [IPV6]:PORT or [IPV6%ZONE]:PORT; PORT is 1-65535 or a\n"
     "service name. DUR is 250ms, 1.5s, 2m, 1h or a number of seconds.\n"
     "Exit status: 0 ready (or COMMAND's status), 1 gave up, 2 usage error, 124 --timeout,\n"
     "125 internal error, 126/127 COMMAND not executable/not found, 130 SIGINT, 141 output\n"
-    "closed, 143 SIGTERM. See tcpretry(1) and docs/json-events.md.";
+    "closed, 143 SIGTERM. --watch: 0 if connected when stopped, else 1. --count: 0 if every\n"
+    "target answered a probe, else 1. See tcpretry(1) and docs/json-events.md.";
 
 using core::quote;
 
@@ -369,6 +371,30 @@ ParseResult parse_options(int argc, const char* const* argv) {
             return *e;
         if (o.interval < std::chrono::milliseconds(1))
             return UsageError{"--interval must be at least 1ms, got " + quote(interval_s)};
+    }
+    // A flag the chosen mode would ignore is a mistake worth hearing about.
+    auto unused = [&](CLI::Option* opt, const char* name, const char* mode) -> std::optional<UsageError> {
+        if (opt->count())
+            return UsageError{std::string(name) + " has no effect " + mode};
+        return std::nullopt;
+    };
+    for (auto [opt, name] : {std::pair{o_stable, "--stable-after"}, {o_keepalive, "--keepalive"}}) {
+        if (!watch) {
+            if (auto e = unused(opt, name, "without --watch"))
+                return *e;
+        }
+    }
+    if (o.count) {
+        for (auto [opt, name] :
+             {std::pair{o_attempts, "--attempts"}, {o_initial, "--initial-delay"},
+              {o_max, "--max-delay"}, {o_mult, "--multiplier"}, {o_jitter, "--jitter"},
+              {o_quorum, "--quorum"}}) {
+            if (auto e = unused(opt, name, "with --count (probes are not retried)"))
+                return *e;
+        }
+        if (once || any)
+            return UsageError{std::string(once ? "--once" : "--any") +
+                              " has no effect with --count (probes are not retried)"};
     }
     o.watch = watch;
     if (watch) {

@@ -37,7 +37,9 @@ class Reporter : public core::EventSink {
     // Watch mode, before the overall summary: one per target.
     virtual void target_summary(std::size_t target, const core::WatchStats& stats) = 0;
     // Ping mode, before the overall summary (and on SIGQUIT, interim): one per target.
-    virtual void probe_summary(std::size_t target, const core::ProbeStats& stats) = 0;
+    // interim: on SIGQUIT, the run goes on.
+    virtual void probe_summary(std::size_t target, const core::ProbeStats& stats,
+                               bool interim) = 0;
     virtual void summary(const Summary& s) = 0;
 };
 

@@ -44,7 +44,7 @@ class Session final : public core::EventSink {
     void decide();
     void finish(Result result, int exit_code);
     void report_summaries();
-    void report_probe_summaries();
+    void report_probe_summaries(bool interim);
     bool pinging() const { return m_options.count.has_value(); }
     static void on_signal(evutil_socket_t signal, short, void* arg);
     static void on_decide(evutil_socket_t, short, void* arg);
@@ -225,9 +225,9 @@ void Session::finish(Result result, int exit_code) {
     }
 }
 
-void Session::report_probe_summaries() {
+void Session::report_probe_summaries(bool interim) {
     for (std::size_t i = 0; i < m_probers.size(); ++i)
-        m_reporter.probe_summary(i, m_probers[i]->stats());
+        m_reporter.probe_summary(i, m_probers[i]->stats(), interim);
 }
 
 void Session::report_summaries() {
@@ -236,7 +236,7 @@ void Session::report_summaries() {
     s.exit_code = m_outcome->first;
     s.targets = m_options.targets.size();
     if (pinging()) {
-        report_probe_summaries();
+        report_probe_summaries(false);
         core::ProbeStats all;
         for (const auto& p : m_probers) {
             all.merge(p->stats());
@@ -261,7 +261,7 @@ void Session::report_summaries() {
 void Session::on_signal(evutil_socket_t signal, short, void* arg) {
     auto* self = static_cast<Session*>(arg);
     if (signal == SIGQUIT) // as fping: interim statistics, then go on
-        return self->report_probe_summaries();
+        return self->report_probe_summaries(true);
     self->finish(Result::interrupted, signal == SIGINT ? k_exit_sigint : k_exit_sigterm);
 }
 

@@ -240,7 +240,7 @@ void Connector::connect_to(const SockAddr& addr) {
     UniqueFd fd(::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int socket_err = fd ? 0 : errno;
     if ((socket_err == EMFILE || socket_err == ENFILE) && m_options.gate)
-        return suspend_round(addr); // back-pressure, not a failure
+        return suspend_round(addr, socket_err); // back-pressure, not a failure
 
     ++m_started;
     Event e = make_event(EventType::attempt);
@@ -274,7 +274,7 @@ void Connector::connect_to(const SockAddr& addr) {
     m_stagger_timer.start(k_attempt_stagger);
 }
 
-void Connector::suspend_round(const SockAddr& addr) {
+void Connector::suspend_round(const SockAddr& addr, int err) {
     m_queue[slot(addr.family())].push_front(addr);
     if (!m_attempts.empty()) {
         // Our own attempts in flight will free descriptors: try again after the stagger.
@@ -289,7 +289,7 @@ void Connector::suspend_round(const SockAddr& addr) {
     if (m_options.gate->out_of_descriptors(this, [this] { enter_round(); })) {
         Event w = make_event(EventType::warning);
         w.error = ErrorClass::local;
-        w.code = ErrorCode::sys(EMFILE);
+        w.code = ErrorCode::sys(err);
         w.message = "out of file descriptors: attempts wait for free ones (raise ulimit -n)";
         emit(w);
     }

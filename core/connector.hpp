@@ -106,7 +106,7 @@ class Connector {
     void begin_round();
     void enter_round(); // holding a gate slot (or without a gate)
     void release_slot();
-    void suspend_round(const SockAddr& addr);
+    void suspend_round(const SockAddr& addr, int err);
     void lookup(Family family);
     void on_resolved(Family family, ResolveResult result);
     void start_addresses();
