@@ -7,10 +7,24 @@
 #   2. detection delay: the port opens at a random moment while the tool
 #      waits; time from the open to the tool's exit.
 #      tcpretry (defaults), tcpretry --max-delay 250ms, wait-for-it, wait-on
+#   3. fleet: 1,000 loopback targets (127.x.y.z, one port), one probe each:
+#      tcpretry -q --targets-file vs nmap -sT -Pn -n -T5 -iL vs wait-on with
+#      1,000 tcp: resources (hyperfine means, ratios, peak RSS)
+#   4. scale: 10,000 loopback targets: wall time and peak RSS of tcpretry
+#   5. CPU while waiting: tcpretry --timeout 10s on a closed port (user+sys,
+#      kernel rusage), with wait-on and wait-for-it on the same port for reference
 #
-# Usage: scripts/bench.sh [--quick] [--help]
+# Usage: scripts/bench.sh [--quick] [--sections=LIST] [--help]
+#   --sections=LIST      comma-separated subset of wait (parts 1-2), fleet,
+#                        scale, cpu (default: all)
 # Environment:
 #   BENCH_QUICK=1        fewer samples (same as --quick)
+#   BENCH_SECTIONS=LIST  same as --sections
+#   BENCH_FLEET_N=N      targets in part 3            (default 1000)
+#   BENCH_FLEET_RUNS=N   hyperfine runs in part 3     (default 10, quick 3)
+#   BENCH_SCALE_N=N      targets in part 4            (default 10000)
+#   BENCH_SCALE_RUNS=N   runs in part 4               (default 5,  quick 2)
+#   BENCH_CPU_SECONDS=N  --timeout in part 5          (default 10, quick 5)
 #   BENCH_RUNS=N         hyperfine runs per command   (default 50, quick 10)
 #   BENCH_WARMUP=N       hyperfine warmup runs        (default 5,  quick 2)
 #   BENCH_MOMENTS=N      detection-delay moments      (default 24, quick 4)
@@ -30,6 +44,7 @@ QUICK=${BENCH_QUICK:-0}
 for arg in "$@"; do
     case $arg in
         --quick|-q) QUICK=1 ;;
+        --sections=*) BENCH_SECTIONS=${arg#--sections=} ;;
         --help|-h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -40,6 +55,23 @@ else
     RUNS=${BENCH_RUNS:-50}; WARMUP=${BENCH_WARMUP:-5}; MOMENTS=${BENCH_MOMENTS:-24}
 fi
 SEED=${BENCH_SEED:-42}
+SECTIONS=${BENCH_SECTIONS:-wait,fleet,scale,cpu}
+FLEET_N=${BENCH_FLEET_N:-1000}
+SCALE_N=${BENCH_SCALE_N:-10000}
+if [[ $QUICK == 1 ]]; then
+    FLEET_RUNS=${BENCH_FLEET_RUNS:-3}; SCALE_RUNS=${BENCH_SCALE_RUNS:-2}
+    CPU_SECONDS=${BENCH_CPU_SECONDS:-5}
+else
+    FLEET_RUNS=${BENCH_FLEET_RUNS:-10}; SCALE_RUNS=${BENCH_SCALE_RUNS:-5}
+    CPU_SECONDS=${BENCH_CPU_SECONDS:-10}
+fi
+want() { [[ ,$SECTIONS, == *,$1,* ]]; }
+for sec in ${SECTIONS//,/ }; do
+    case $sec in
+        wait|fleet|scale|cpu) ;;
+        *) echo "bench.sh: unknown section: $sec (wait, fleet, scale, cpu)" >&2; exit 2 ;;
+    esac
+done
 RSS_RUNS=5
 CACHE=${BENCH_CACHE:-/tmp/tcpretry-bench}
 OUT=$CACHE/last
@@ -54,10 +86,15 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/tcpretry-bench.XXXXXX)
 LISTENER_PID=
+FLEET_PID=
 cleanup() {
     if [[ -n $LISTENER_PID ]]; then
         kill "$LISTENER_PID" 2>/dev/null || true
         wait "$LISTENER_PID" 2>/dev/null || true
+    fi
+    if [[ -n $FLEET_PID ]]; then
+        kill "$FLEET_PID" 2>/dev/null || true
+        wait "$FLEET_PID" 2>/dev/null || true
     fi
     rm -rf "$WORK"
 }
@@ -153,67 +190,238 @@ for _ in $(seq 100); do [[ -s $WORK/port ]] && break; sleep 0.05; done
 PORT=$(cat "$WORK/port")
 log "listener on 127.0.0.1:$PORT (pid $LISTENER_PID)"
 
-# --------------------------------------------- part 1: one probe, whole process
-# Rows: name <TAB> command (space-separated, no shell) <TAB> status
-PROBES=()
-PROBES+=("tcpretry	${TCPRETRY_STR} 127.0.0.1:$PORT")
-if ((HAVE_NC)); then PROBES+=("nc -z	nc -z 127.0.0.1 $PORT")
-else skip "nc (netcat-openbsd) not installed"; fi
-if ((HAVE_WFI)); then PROBES+=("wait-for-it	wait-for-it -q -t 5 127.0.0.1:$PORT")
-else skip "wait-for-it not installed"; fi
-if ((HAVE_NMAP)); then PROBES+=("nmap -sT	nmap -sT -Pn -n -p $PORT 127.0.0.1")
-else skip "nmap not installed"; fi
-((HAVE_HF)) || skip "hyperfine not installed (no probe timings)"
-((HAVE_TIME)) || skip "time (/usr/bin/time) not installed (no peak RSS)"
+if want wait; then
+    # --------------------------------------------- part 1: one probe, whole process
+    # Rows: name <TAB> command (space-separated, no shell) <TAB> status
+    PROBES=()
+    PROBES+=("tcpretry	${TCPRETRY_STR} 127.0.0.1:$PORT")
+    if ((HAVE_NC)); then PROBES+=("nc -z	nc -z 127.0.0.1 $PORT")
+    else skip "nc (netcat-openbsd) not installed"; fi
+    if ((HAVE_WFI)); then PROBES+=("wait-for-it	wait-for-it -q -t 5 127.0.0.1:$PORT")
+    else skip "wait-for-it not installed"; fi
+    if ((HAVE_NMAP)); then PROBES+=("nmap -sT	nmap -sT -Pn -n -p $PORT 127.0.0.1")
+    else skip "nmap not installed"; fi
+    ((HAVE_HF)) || skip "hyperfine not installed (no probe timings)"
+    ((HAVE_TIME)) || skip "time (/usr/bin/time) not installed (no peak RSS)"
 
-: >"$OUT/probe.tsv"
-i=0
-for row in "${PROBES[@]}"; do
-    i=$((i + 1))
-    name=${row%%	*}; cmd=${row#*	}
-    read -r -a argv <<<"$cmd"
-    status=ok rc=0
-    "${argv[@]}" >"$OUT/probe$i.check.log" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        status="failed (exit $rc)"
-        log "$name: sanity probe failed; see $OUT/probe$i.check.log"
-    fi
-    json=
-    if [[ $status == ok ]] && ((HAVE_HF)); then
-        log "hyperfine: $name ($WARMUP warmup + $RUNS runs)"
-        if hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" \
-               --export-json "$OUT/probe$i.json" -n "$name" "$cmd" \
-               >"$OUT/probe$i.hyperfine.log" 2>&1; then
-            json=$OUT/probe$i.json
-        else
-            status="failed (hyperfine; see $OUT/probe$i.hyperfine.log)"
+    : >"$OUT/probe.tsv"
+    i=0
+    for row in "${PROBES[@]}"; do
+        i=$((i + 1))
+        name=${row%%	*}; cmd=${row#*	}
+        read -r -a argv <<<"$cmd"
+        status=ok rc=0
+        "${argv[@]}" >"$OUT/probe$i.check.log" 2>&1 || rc=$?
+        if ((rc != 0)); then
+            status="failed (exit $rc)"
+            log "$name: sanity probe failed; see $OUT/probe$i.check.log"
         fi
-    fi
-    rss=
-    if [[ $status == ok ]] && ((HAVE_TIME)); then
-        for _ in $(seq "$RSS_RUNS"); do
-            if /usr/bin/time -f %M -o "$WORK/rss" "${argv[@]}" >/dev/null 2>&1; then
-                rss+="$(tail -n 1 "$WORK/rss") "
+        json=
+        if [[ $status == ok ]] && ((HAVE_HF)); then
+            log "hyperfine: $name ($WARMUP warmup + $RUNS runs)"
+            if hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" \
+                   --export-json "$OUT/probe$i.json" -n "$name" "$cmd" \
+                   >"$OUT/probe$i.hyperfine.log" 2>&1; then
+                json=$OUT/probe$i.json
+            else
+                status="failed (hyperfine; see $OUT/probe$i.hyperfine.log)"
             fi
+        fi
+        rss=
+        if [[ $status == ok ]] && ((HAVE_TIME)); then
+            for _ in $(seq "$RSS_RUNS"); do
+                if /usr/bin/time -f %M -o "$WORK/rss" "${argv[@]}" >/dev/null 2>&1; then
+                    rss+="$(tail -n 1 "$WORK/rss") "
+                fi
+            done
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$cmd" "$status" "$json" "$rss" >>"$OUT/probe.tsv"
+    done
+
+    # ------------------------------------------------ part 2: detection delay ----
+    DETECT_TOOLS=(
+        --tool "tcpretry (defaults)=${TCPRETRY_STR} 127.0.0.1:{port}"
+        --tool "tcpretry --max-delay 250ms=${TCPRETRY_STR} --max-delay 250ms 127.0.0.1:{port}"
+    )
+    if ((HAVE_WFI)); then DETECT_TOOLS+=(--tool "wait-for-it=wait-for-it -t 10 127.0.0.1:{port}")
+    fi  # (its "not installed" line was printed above)
+    if [[ -n $WAIT_ON ]]; then DETECT_TOOLS+=(--tool "wait-on=$WAIT_ON tcp:127.0.0.1:{port}")
+    else skip "wait-on not installed (npm/node missing or install failed)"; fi
+
+    log "detection delay: $MOMENTS moments (seed $SEED) x $(( ${#DETECT_TOOLS[@]} / 2 )) tools"
+    python3 "$SCRIPT_DIR/bench_detect.py" --out "$OUT/detect.json" \
+        --moments "$MOMENTS" --seed "$SEED" --lo 0.9 --hi 2.7 "${DETECT_TOOLS[@]}"
+fi
+
+# --------------------------------------- parts 3-5: fleets (issue 4) ----
+# One listener on 0.0.0.0 answers on every 127.x.y.z address (it closes connections from
+# outside 127/8 unserved; every target below is in 127/8), and a bound, never-listening
+# socket makes a closed port.
+listen_overflows() {  # TcpExtListenOverflows of this network namespace
+    awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "ListenOverflows") c = i; n = 1 }
+                      else { print $c; exit } }' /proc/net/netstat 2>/dev/null || echo 0
+}
+if want fleet || want scale || want cpu; then
+    python3 -u "$SCRIPT_DIR/bench_fleet_server.py" "$WORK/fleet.port" &
+    FLEET_PID=$!
+    for _ in $(seq 100); do [[ -s $WORK/fleet.port ]] && break; sleep 0.05; done
+    [[ -s $WORK/fleet.port ]] || die "fleet listener did not start"
+    read -r FLEET_PORT CLOSED_PORT <"$WORK/fleet.port"
+    log "fleet listener on 0.0.0.0:$FLEET_PORT (loopback peers only);" \
+        "closed port 127.0.0.1:$CLOSED_PORT"
+    # Distinct addresses 127.S.Y.Z (never 127.0.0.1, no .0/.255): ADDR, ADDR:PORT and
+    # tcp:ADDR:PORT lists for the fleet, ADDR:PORT for the scale run.
+    python3 - "$WORK" "$FLEET_PORT" "$FLEET_N" "$SCALE_N" <<'PY'
+import sys
+work, port, fleet_n, scale_n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def addresses(n, first):
+    out, s, y, z = [], first, 0, 2
+    while len(out) < n:
+        out.append(f"127.{s}.{y}.{z}")
+        z += 1
+        if z > 254:
+            z, y = 1, y + 1
+            if y > 255:
+                y, s = 0, s + 1
+    return out
+fleet = addresses(fleet_n, 10)
+open(f"{work}/fleet.addrs", "w").write("".join(a + "\n" for a in fleet))
+open(f"{work}/fleet.targets", "w").write("".join(f"{a}:{port}\n" for a in fleet))
+open(f"{work}/fleet.waiton", "w").write(" ".join(f"tcp:{a}:{port}" for a in fleet))
+open(f"{work}/scale.targets", "w").write(
+    "".join(f"{a}:{port}\n" for a in addresses(scale_n, 100)))
+PY
+fi
+
+# ------------------------------------ part 3: 1,000 targets, one probe each
+if want fleet; then
+    # wait-on takes its resources as arguments: a wrapper keeps the hyperfine command short.
+    FLEET=("tcpretry	${TCPRETRY_STR} -q --targets-file $WORK/fleet.targets")
+    if ((HAVE_NMAP)); then
+        FLEET+=("nmap -sT -T5	nmap -sT -Pn -n -T5 -p $FLEET_PORT -iL $WORK/fleet.addrs -oG -")
+    else skip "nmap not installed (no nmap row in the fleet table)"; fi
+    if [[ -n $WAIT_ON ]]; then
+        printf '#!/bin/sh\nexec %s %s\n' "$WAIT_ON" "$(cat "$WORK/fleet.waiton")" \
+            >"$WORK/waiton-fleet.sh"
+        chmod +x "$WORK/waiton-fleet.sh"
+        FLEET+=("wait-on	$WORK/waiton-fleet.sh")
+    else skip "wait-on not installed (no wait-on row in the fleet table)"; fi
+
+    : >"$OUT/fleet.tsv"
+    OVERFLOWS_BEFORE=$(listen_overflows)
+    i=0
+    for row in "${FLEET[@]}"; do
+        i=$((i + 1))
+        name=${row%%	*}; cmd=${row#*	}
+        read -r -a argv <<<"$cmd"
+        status=ok rc=0
+        # Sanity: every target reached once (tcpretry: JSON connected events; nmap: open
+        # ports in its grepable output; wait-on: exit 0).
+        case $name in
+            tcpretry)
+                "${TCPRETRY_CMD[@]}" --json --targets-file "$WORK/fleet.targets" \
+                    >"$OUT/fleet$i.check.log" 2>&1 || rc=$?
+                n=$(grep -c '"event":"connected"' "$OUT/fleet$i.check.log" || true)
+                ((rc == 0 && n == FLEET_N)) || status="failed (exit $rc, $n of $FLEET_N connected)" ;;
+            nmap*)
+                "${argv[@]}" >"$OUT/fleet$i.check.log" 2>&1 || rc=$?
+                n=$(grep -o "$FLEET_PORT/open/" "$OUT/fleet$i.check.log" | wc -l)
+                ((rc == 0 && n == FLEET_N)) || status="failed (exit $rc, $n of $FLEET_N open)" ;;
+            *)
+                "${argv[@]}" >"$OUT/fleet$i.check.log" 2>&1 || rc=$?
+                ((rc == 0)) || status="failed (exit $rc)" ;;
+        esac
+        [[ $status == ok ]] || log "$name: fleet sanity run: $status; see $OUT/fleet$i.check.log"
+        json=
+        if [[ $status == ok ]] && ((HAVE_HF)); then
+            log "hyperfine: $name, $FLEET_N targets (1 warmup + $FLEET_RUNS runs)"
+            if hyperfine -N --style basic --warmup 1 --runs "$FLEET_RUNS" \
+                   --export-json "$OUT/fleet$i.json" -n "$name" "$cmd" \
+                   >"$OUT/fleet$i.hyperfine.log" 2>&1; then
+                json=$OUT/fleet$i.json
+            else
+                status="failed (hyperfine; see $OUT/fleet$i.hyperfine.log)"
+            fi
+        fi
+        rss=
+        if [[ $status == ok ]] && ((HAVE_TIME)); then
+            for _ in 1 2 3; do
+                if /usr/bin/time -f %M -o "$WORK/rss" "${argv[@]}" >/dev/null 2>&1; then
+                    rss+="$(tail -n 1 "$WORK/rss") "
+                fi
+            done
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$cmd" "$status" "$json" "$rss" >>"$OUT/fleet.tsv"
+    done
+    echo "$(( $(listen_overflows) - OVERFLOWS_BEFORE ))" >"$OUT/fleet.overflows"
+fi
+
+# ------------------------------------------------ part 4: 10,000 targets ----
+if want scale; then
+    ((HAVE_TIME)) || skip "time (/usr/bin/time) not installed (no scale measurements)"
+    : >"$OUT/scale.tsv"
+    if ((HAVE_TIME)); then
+        log "scale: $SCALE_N targets x $SCALE_RUNS runs"
+        OVERFLOWS_BEFORE=$(listen_overflows)
+        # Baseline: one target.
+        rc=0
+        /usr/bin/time -f '%e %M %U %S' -o "$WORK/t1" "${TCPRETRY_CMD[@]}" -q \
+            "127.0.0.2:$FLEET_PORT" >/dev/null 2>&1 || rc=$?
+        printf 'baseline\t%s\t%s\n' "$rc" "$(tail -n 1 "$WORK/t1")" >>"$OUT/scale.tsv"
+        for r in $(seq "$SCALE_RUNS"); do
+            rc=0
+            /usr/bin/time -f '%e %M %U %S' -o "$WORK/tN" "${TCPRETRY_CMD[@]}" -q \
+                --targets-file "$WORK/scale.targets" >/dev/null 2>"$OUT/scale$r.err" || rc=$?
+            printf 'run\t%s\t%s\n' "$rc" "$(tail -n 1 "$WORK/tN")" >>"$OUT/scale.tsv"
         done
+        # One JSON run: were all connected, in one attempt each, and how long did the
+        # slowest wait (SYN retransmits would show as ~1 s)?
+        "${TCPRETRY_CMD[@]}" --json --targets-file "$WORK/scale.targets" \
+            >"$OUT/scale.json" 2>&1 || true
+        echo "$(( $(listen_overflows) - OVERFLOWS_BEFORE ))" >"$OUT/scale.overflows"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$cmd" "$status" "$json" "$rss" >>"$OUT/probe.tsv"
-done
+fi
 
-# ------------------------------------------------ part 2: detection delay ----
-DETECT_TOOLS=(
-    --tool "tcpretry (defaults)=${TCPRETRY_STR} 127.0.0.1:{port}"
-    --tool "tcpretry --max-delay 250ms=${TCPRETRY_STR} --max-delay 250ms 127.0.0.1:{port}"
-)
-if ((HAVE_WFI)); then DETECT_TOOLS+=(--tool "wait-for-it=wait-for-it -t 10 127.0.0.1:{port}")
-fi  # (its "not installed" line was printed above)
-if [[ -n $WAIT_ON ]]; then DETECT_TOOLS+=(--tool "wait-on=$WAIT_ON tcp:127.0.0.1:{port}")
-else skip "wait-on not installed (npm/node missing or install failed)"; fi
-
-log "detection delay: $MOMENTS moments (seed $SEED) x $(( ${#DETECT_TOOLS[@]} / 2 )) tools"
-python3 "$SCRIPT_DIR/bench_detect.py" --out "$OUT/detect.json" \
-    --moments "$MOMENTS" --seed "$SEED" --lo 0.9 --hi 2.7 "${DETECT_TOOLS[@]}"
-
+# ---------------------------------------------- part 5: CPU while waiting ----
+if want cpu; then
+    CPU_TOOLS=(--tool "tcpretry=${TCPRETRY_STR} --timeout ${CPU_SECONDS}s 127.0.0.1:$CLOSED_PORT")
+    if [[ -n $WAIT_ON ]]; then
+        CPU_TOOLS+=(--tool "wait-on=$WAIT_ON -t ${CPU_SECONDS}s tcp:127.0.0.1:$CLOSED_PORT")
+    fi
+    if ((HAVE_WFI)); then
+        CPU_TOOLS+=(--tool "wait-for-it=wait-for-it -q -t $CPU_SECONDS 127.0.0.1:$CLOSED_PORT")
+    fi
+    log "CPU while waiting: $(( ${#CPU_TOOLS[@]} / 2 )) tools side by side for ${CPU_SECONDS} s"
+    # All at once (each has its own clock and rusage); user+sys from wait4 (microseconds),
+    # children included (wait-for-it forks).
+    python3 - "$OUT/cpu.json" "${CPU_TOOLS[@]}" <<'PY'
+import json, shlex, subprocess, sys
+out, args = sys.argv[1], sys.argv[2:]
+tools = [args[i + 1].split("=", 1) for i in range(0, len(args), 2)]
+procs = []
+for name, cmd in tools:
+    # A wrapper process per tool, so that rusage of grandchildren (RUSAGE_CHILDREN of the
+    # wrapper) is counted too.
+    wrapper = ("import json, resource, subprocess, sys, time\n"
+               "t = time.monotonic()\n"
+               "p = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL,"
+               " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+               "wall = time.monotonic() - t\n"
+               "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "print(json.dumps({'exit': p.returncode, 'wall': wall, 'user': r.ru_utime,"
+               " 'sys': r.ru_stime, 'maxrss_kib': r.ru_maxrss}))\n")
+    p = subprocess.Popen([sys.executable, "-c", wrapper, *shlex.split(cmd)],
+                         stdout=subprocess.PIPE)
+    procs.append((name, cmd, p))
+results = {"order": [], "tools": {}}
+for name, cmd, p in procs:
+    data = json.loads(p.communicate()[0].decode() or '{"wall": 0}')
+    data["command"] = cmd
+    results["order"].append(name)
+    results["tools"][name] = data
+json.dump(results, open(out, "w"), indent=1)
+PY
+fi
 # --------------------------------------------------------------- report ----
 {
 printf '# tcpretry benchmark%s\n\n' "$( ((QUICK)) && echo ' (quick mode)' || true)"
@@ -222,6 +430,7 @@ printf 'Host: %s, %s cores, %s, load average at start %s / at end %s. tcpretry: 
     "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)" "$TCPRETRY_STR"
 for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do printf -- '- %s\n' "$s"; done
 ((${#SKIPPED[@]})) && echo
+if want wait; then
 python3 - "$OUT/probe.tsv" "$OUT/detect.json" "$RUNS" "$WARMUP" "$RSS_RUNS" <<'PY'
 import json, statistics, sys
 probe_tsv, detect_json, runs, warmup, rss_runs = sys.argv[1:6]
@@ -310,6 +519,160 @@ goal("peak RSS of one tcpretry probe", tr["rss"] if tr else None, 8, " MiB", le=
 goal("one probe: tcpretry / nc -z, mean", ratio(tr["mean"] if tr else None, base),
      None, "×")
 PY
+echo
+fi
+if want fleet || want scale || want cpu; then
+python3 - "$OUT" "$FLEET_N" "$FLEET_RUNS" "$SCALE_N" "$CPU_SECONDS" "${FLEET_PORT:-}" \
+    "$WORK" <<'PY'
+import json, os, statistics, sys
+out, fleet_n, fleet_runs, scale_n, cpu_s, port, work = sys.argv[1:8]
+fleet_n, scale_n, cpu_s = int(fleet_n), int(scale_n), float(cpu_s)
+
+def f(x, nd=1):
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+def overflows(name):
+    p = f"{out}/{name}.overflows"
+    return open(p).read().strip() if os.path.exists(p) else "n/a"
+
+goals = []
+
+# ---- part 3
+if os.path.exists(f"{out}/fleet.tsv"):
+    rows = []
+    for line in open(f"{out}/fleet.tsv"):
+        name, cmd, status, js, rss = (line.rstrip("\n").split("\t") + [""] * 5)[:5]
+        mean = sd = mn = None
+        if js:
+            r = json.load(open(js))["results"][0]
+            mean, sd, mn = r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3
+        rssv = [int(x) for x in rss.split()]
+        rows.append(dict(name=name, cmd=cmd, status=status, mean=mean, sd=sd, mn=mn,
+                         rss=max(rssv) / 1024 if rssv else None))
+    tr = next((r["mean"] for r in rows if r["name"] == "tcpretry"), None)
+    print(f"## 3. {fleet_n:,} loopback targets, one probe each\n")
+    print(f"{fleet_n:,} distinct addresses 127.10.y.z, one port, a listener on 0.0.0.0 that "
+          f"accepts and closes (loopback peers only). hyperfine -N, 1 warmup + {fleet_runs} "
+          f"runs; peak RSS = max of 3 runs. Each tool's sanity run had to reach all "
+          f"{fleet_n:,} (tcpretry: `connected` events; nmap: open ports). wait-on gets its "
+          f"{fleet_n:,} `tcp:` resources as arguments through a `#!/bin/sh exec` wrapper. "
+          f"listen-queue overflows in the network namespace during this part (TcpExtListenOverflows; other processes count too): {overflows('fleet')}.\n")
+    print("| tool | command | mean ms | ± σ ms | min ms | ratio vs tcpretry | peak RSS MiB |")
+    print("|---|---|--:|--:|--:|--:|--:|")
+    for r in rows:
+        cmd = r["cmd"].replace(work, "$WORK")
+        if "waiton-fleet.sh" in cmd:
+            cmd = f"wait-on tcp:127.10.0.2:PORT … ({fleet_n:,} resources)"
+        cmd = cmd.replace(f":{port}", ":PORT").replace(f"-p {port}", "-p PORT")
+        if r["status"] != "ok":
+            print(f"| {r['name']} | `{cmd}` | {r['status']} | | | | |")
+            continue
+        rt = ratio(r["mean"], tr)
+        print(f"| {r['name']} | `{cmd}` | {f(r['mean'])} | {f(r['sd'])} | {f(r['mn'])} | "
+              f"{f(rt, 2) + '×' if rt is not None else 'n/a'} | {f(r['rss'], 2)} |")
+    print()
+    nm = next((r["mean"] for r in rows if r["name"].startswith("nmap")), None)
+    wo = next((r["mean"] for r in rows if r["name"] == "wait-on"), None)
+    goals.append((f"{fleet_n:,} targets: nmap / tcpretry (tcpretry faster than nmap)",
+                  ratio(nm, tr), 1.0, "×", "gt"))
+    goals.append((f"{fleet_n:,} targets: wait-on / tcpretry (≥ 5× faster than wait-on)",
+                  ratio(wo, tr), 5.0, "×", "ge"))
+
+# ---- part 4
+if os.path.exists(f"{out}/scale.tsv") and os.path.getsize(f"{out}/scale.tsv"):
+    base = None
+    runs = []
+    for line in open(f"{out}/scale.tsv"):
+        kind, rc, vals = line.rstrip("\n").split("\t")
+        v = vals.split()
+        if len(v) < 4:
+            continue
+        row = dict(rc=int(rc), wall=float(v[0]), rss=int(v[1]), user=float(v[2]),
+                   sys=float(v[3]))
+        if kind == "baseline":
+            base = row
+        else:
+            runs.append(row)
+    print(f"## 4. {scale_n:,} loopback targets\n")
+    connected = attempts = None
+    slowest = None
+    js = f"{out}/scale.json"
+    if os.path.exists(js):
+        ev = []
+        for line in open(js):
+            try:
+                ev.append(json.loads(line))
+            except ValueError:
+                pass
+        con = [e for e in ev if e.get("event") == "connected"]
+        connected = len(con)
+        attempts = sum(1 for e in ev if e.get("event") == "attempt")
+        slowest = max((e["waited_ms"] for e in con), default=None)
+    print(f"`tcpretry -q --targets-file` ({scale_n:,} lines, addresses 127.100.y.z and up, "
+          f"default --parallel 1024), {len(runs)} runs under `/usr/bin/time`. One JSON run: "
+          f"{connected} connected, {attempts} attempts, slowest target waited "
+          f"{f(slowest)} ms. listen-queue overflows in the network namespace during this part (TcpExtListenOverflows; other processes count too): "
+          f"{overflows('scale')}.\n")
+    print("| run | exit | wall s | user s | sys s | peak RSS MiB |")
+    print("|---|--:|--:|--:|--:|--:|")
+    if base:
+        print(f"| 1 target (baseline) | {base['rc']} | {base['wall']:.2f} | {base['user']:.2f} | "
+              f"{base['sys']:.2f} | {base['rss'] / 1024:.1f} |")
+    for i, r in enumerate(runs, 1):
+        print(f"| {scale_n:,} targets #{i} | {r['rc']} | {r['wall']:.2f} | {r['user']:.2f} | "
+              f"{r['sys']:.2f} | {r['rss'] / 1024:.1f} |")
+    if runs:
+        wall = statistics.median(r["wall"] for r in runs)
+        rss = max(r["rss"] for r in runs) / 1024
+        per = ((max(r["rss"] for r in runs) - base["rss"]) * 1024 / scale_n) if base else None
+        print(f"\nMedian wall {wall:.2f} s; peak RSS {rss:.1f} MiB"
+              + (f", about {per / 1024:.1f} KiB per target above the one-target baseline."
+                 if per is not None else "."))
+        goals.append((f"{scale_n:,} targets: peak RSS", rss, 32, " MiB", "lt"))
+        goals.append((f"{scale_n:,} targets: median wall time", wall, None, " s", None))
+    print()
+
+# ---- part 5
+if os.path.exists(f"{out}/cpu.json"):
+    d = json.load(open(f"{out}/cpu.json"))
+    print(f"## 5. CPU while waiting on a closed port ({cpu_s:g} s)\n")
+    print("Side by side, all against the same refused port; wall time and user+sys "
+          "(the kernel's rusage, children included) measured around each tool.\n")
+    print("| tool | command | exit | wall s | user ms | sys ms | CPU ms | % of a core |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
+    for name in d["order"]:
+        t = d["tools"][name]
+        first, _, rest = t["command"].partition(" ")
+        cmd = (os.path.basename(first) if name == "wait-on" else first) + " " + rest
+        cpu = (t.get("user", 0) + t.get("sys", 0)) * 1e3
+        print(f"| {name} | `{cmd}` | {t.get('exit')} | {t['wall']:.2f} | "
+              f"{t.get('user', 0) * 1e3:.1f} | {t.get('sys', 0) * 1e3:.1f} | {cpu:.1f} | "
+              f"{100 * cpu / 1e3 / t['wall']:.3f} % |")
+        if name == "tcpretry":
+            goals.append((f"CPU of tcpretry --timeout {cpu_s:g}s on a closed port "
+                          f"(< 1 % of a core = {10 * cpu_s:g} ms)", cpu, 10 * cpu_s, " ms",
+                          "lt"))
+    print()
+
+if goals:
+    print("## Goals, fleet and CPU (informational)\n")
+    print("| goal | measured | target | met? |")
+    print("|---|--:|--:|:-:|")
+    for label, val, target, unit, how in goals:
+        if target is None:
+            print(f"| {label} | {'n/a' if val is None else f'{val:.2f}{unit}'} | (reference) | – |")
+        elif val is None:
+            print(f"| {label} | n/a | {target}{unit} | n/a |")
+        else:
+            sym, met = {"gt": (">", val > target), "ge": ("≥", val >= target),
+                        "lt": ("<", val < target)}[how]
+            print(f"| {label} | {val:.2f}{unit} | {sym} {target}{unit} | "
+                  f"{'yes' if met else 'NO'} |")
+PY
+fi
 } >"$OUT/results.md"
 cat "$OUT/results.md"
 log "raw data: $OUT"
