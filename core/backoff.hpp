@@ -5,7 +5,6 @@
 #include "core/defaults.hpp"
 
 #include <cstdint>
-#include <random>
 
 namespace tcpretry::core {
 
@@ -28,9 +27,13 @@ class Backoff {
     Duration current() const { return m_current; }
 
   private:
+    // A uniform number in [0, 1). SplitMix64: eight bytes of state where std::mt19937_64
+    // takes 2.5 KiB, which ten thousand targets would feel.
+    double uniform();
+
     BackoffPolicy m_policy;
     Duration m_current;
-    std::mt19937_64 m_rng;
+    uint64_t m_rng_state;
 };
 
 } // namespace tcpretry::core

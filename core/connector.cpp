@@ -239,8 +239,11 @@ void Connector::connect_to(const SockAddr& addr) {
     int domain = addr.family() == Family::ipv6 ? AF_INET6 : AF_INET;
     UniqueFd fd(::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int socket_err = fd ? 0 : errno;
-    if ((socket_err == EMFILE || socket_err == ENFILE) && m_options.gate)
-        return suspend_round(addr, socket_err); // back-pressure, not a failure
+    // Out of descriptors while other rounds are in flight: back-pressure, not a failure; one
+    // of them will free a descriptor. With nothing else in flight, nothing will: a failure.
+    if ((socket_err == EMFILE || socket_err == ENFILE) && m_options.gate &&
+        m_options.gate->in_flight() > (m_holds_slot ? 1U : 0U))
+        return suspend_round(addr, socket_err);
 
     ++m_started;
     Event e = make_event(EventType::attempt);

@@ -5,11 +5,6 @@
 
 namespace tcpretry::core {
 
-namespace {
-// With no round in flight to free a descriptor, try again after this long.
-constexpr Duration k_descriptor_retry = std::chrono::milliseconds(50);
-} // namespace
-
 Gate::Gate(Loop& loop, std::size_t limit)
     : m_limit(limit == 0 ? static_cast<std::size_t>(-1) : limit), m_cap(m_limit),
       m_admit_timer(loop, [this] { admit_waiting(); }) {}
@@ -43,11 +38,6 @@ bool Gate::out_of_descriptors(Ticket who, Admit admit) {
         --m_in_flight;
     m_cap = std::max<std::size_t>(1, m_in_flight);
     m_waiting.push_front(Waiter{who, std::move(admit)});
-    if (m_in_flight == 0) {
-        // Nothing in flight will free a descriptor for us: try again a little later.
-        m_backing_off = true;
-        m_admit_timer.start(k_descriptor_retry);
-    }
     bool first = !m_warned;
     m_warned = true;
     return first;
@@ -59,8 +49,7 @@ void Gate::schedule() {
 }
 
 void Gate::admit_waiting() {
-    m_backing_off = false;
-    while (!m_waiting.empty() && m_in_flight < m_cap && !m_backing_off) {
+    while (!m_waiting.empty() && m_in_flight < m_cap) {
         Waiter w = std::move(m_waiting.front());
         m_waiting.pop_front();
         ++m_in_flight;

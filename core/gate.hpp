@@ -28,9 +28,9 @@ class Gate {
     void leave();
     // Forget a queued waiter (its owner stopped).
     void withdraw(Ticket who);
-    // The holder ran out of descriptors: it gives its slot back and waits at the front; the
-    // limit drops to what is in flight now and grows back by one with each round that ends.
-    // Returns true the first time this happens in the run (warn once).
+    // The holder ran out of descriptors while other rounds are in flight: it gives its slot
+    // back and waits at the front; the limit drops to what is in flight now and grows back by
+    // one with each round that ends. Returns true the first time (warn once).
     bool out_of_descriptors(Ticket who, Admit admit);
 
     std::size_t in_flight() const { return m_in_flight; }
@@ -49,8 +49,7 @@ class Gate {
     std::size_t m_in_flight = 0;
     std::deque<Waiter> m_waiting;
     bool m_warned = false;
-    bool m_backing_off = false; // out of descriptors with nothing in flight: wait a moment
-    Timer m_admit_timer; // admits from the loop; also the retry when nothing is in flight
+    Timer m_admit_timer; // admits from the loop, not from inside the caller of leave()
 };
 
 } // namespace tcpretry::core
