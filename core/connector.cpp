@@ -211,11 +211,18 @@ bool Connector::start_next() {
     }
     if (m_queue[pick].empty())
         return false;
-    SockAddr addr = m_queue[pick].front();
+    SockAddr addr = m_queue[pick].front(); // a copy: the queue may grow while we connect
     m_queue[pick].pop_front();
     m_last_family = addr.family();
     connect_to(addr);
     return true;
+}
+
+void Connector::AddressQueue::push_front(const SockAddr& a) {
+    if (head > 0)
+        items[--head] = a;
+    else
+        items.insert(items.begin(), a);
 }
 
 void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorClass error,

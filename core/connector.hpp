@@ -31,7 +31,6 @@
 #include "core/target.hpp"
 
 #include <array>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -149,7 +148,22 @@ class Connector {
 
     // Per round.
     std::array<FamilyLookup, 2> m_lookups;
-    std::array<std::deque<SockAddr>, 2> m_queue;
+    // Addresses not tried yet this round, per family. Not a std::deque: libstdc++'s allocates
+    // about 600 bytes when constructed, which ten thousand targets times two would feel.
+    struct AddressQueue {
+        std::vector<SockAddr> items;
+        std::size_t head = 0;
+        bool empty() const { return head == items.size(); }
+        const SockAddr& front() const { return items[head]; }
+        void pop_front() { ++head; }
+        void push_back(const SockAddr& a) { items.push_back(a); }
+        void push_front(const SockAddr& a);
+        void clear() {
+            items.clear();
+            head = 0;
+        }
+    };
+    std::array<AddressQueue, 2> m_queue;
     std::optional<Family> m_last_family;
     std::vector<std::unique_ptr<Attempt>> m_attempts;
     unsigned m_started = 0;      // addresses tried this round

@@ -31,24 +31,26 @@ void Loop::exit() {
     event_base_loopbreak(m_base.get());
 }
 
-Timer::Timer(Loop& loop, std::function<void()> fn)
-    : m_fn(std::move(fn)), m_event(evtimer_new(loop.base(), &Timer::trampoline, this)) {
-    if (!m_event)
-        throw std::runtime_error("cannot create a timer");
-}
+Timer::Timer(Loop& loop, std::function<void()> fn) : m_loop(loop), m_fn(std::move(fn)) {}
 
 void Timer::start(Duration after) {
+    if (!m_event) {
+        m_event.reset(evtimer_new(m_loop.base(), &Timer::trampoline, this));
+        if (!m_event)
+            throw std::runtime_error("cannot create a timer");
+    }
     timeval tv = to_timeval(after);
     event_del(m_event.get());
     event_add(m_event.get(), &tv);
 }
 
 void Timer::cancel() {
-    event_del(m_event.get());
+    if (m_event)
+        event_del(m_event.get());
 }
 
 bool Timer::pending() const {
-    return event_pending(m_event.get(), EV_TIMEOUT, nullptr) != 0;
+    return m_event && event_pending(m_event.get(), EV_TIMEOUT, nullptr) != 0;
 }
 
 void Timer::trampoline(evutil_socket_t, short, void* arg) {

@@ -57,16 +57,18 @@ class Loop {
     EventBasePtr m_base;
 };
 
-// A one-shot timer that calls a function; re-arming replaces the pending expiry.
+// A one-shot timer that calls a function; re-arming replaces the pending expiry. The libevent
+// event is made on first use: most of a target's timers never run.
 class Timer {
   public:
     Timer(Loop& loop, std::function<void()> fn);
-    void start(Duration after);
+    void start(Duration after); // throws std::runtime_error if libevent cannot make the event
     void cancel();
     bool pending() const;
 
   private:
     static void trampoline(evutil_socket_t, short, void* arg);
+    Loop& m_loop;
     std::function<void()> m_fn;
     EventPtr m_event;
 };
