@@ -418,55 +418,44 @@ void HumanReporter::summary(const Summary& s) {
         if (missing > k_rows)
             print("  ... and " + std::to_string(missing - k_rows) + " more");
     }
-    std::string counts = std::to_string(s.connected) + " of " + plural(static_cast<unsigned>(s.targets), "target") +
-                         " connected, " + plural(s.attempts, "attempt") + ", " +
-                         std::to_string(s.failures) + " failed, " + format_span(s.elapsed);
-    std::string line;
-    switch (s.result) {
-    case Result::ok:
-        line = paint("ok", k_green) + ", " + counts;
-        break;
-    case Result::gave_up:
-        line = paint("gave up", k_red) + ", " + counts;
-        break;
-    case Result::timeout:
-        line = paint("timed out", k_red) + ", " + counts;
-        break;
-    case Result::interrupted:
-        line = paint("interrupted", k_yellow) + ", " + counts;
-        break;
-    case Result::disconnected:
-        line = paint("disconnected", k_red) + ", " + counts;
-        break;
-    case Result::failed:
-        line = paint("failed", k_red) + ", " + counts;
-        break;
-    }
+    std::string counts;
     if (s.probes) {
         char loss[32];
         std::snprintf(loss, sizeof loss, "%.1f%%", s.probes->loss_percent());
-        const char* color = s.result == Result::ok            ? k_green
-                            : s.result == Result::interrupted ? k_yellow
-                                                              : k_red;
-        line = paint("tcpretry:", k_bold) + " " + paint(std::string(result_name(s.result)), color) +
-               ", " + plural(static_cast<unsigned>(s.targets), "target") + ", " +
-               plural(s.probes->sent(), "probe") + " sent, " + std::to_string(s.probes->received()) +
-               " answered, " + loss + " loss, " + format_span(s.elapsed);
-        if (m_style.verbosity == Verbosity::quiet) {
-            if (s.result != Result::ok)
-                m_err.write_line(line);
-            return;
-        }
-        print(line);
-        return;
+        counts = plural(static_cast<unsigned>(s.targets), "target") + ", " +
+                 plural(s.probes->sent(), "probe") + " sent, " +
+                 std::to_string(s.probes->received()) + " answered, " + loss + " loss";
+    } else {
+        counts = std::to_string(s.connected) + " of " +
+                 plural(static_cast<unsigned>(s.targets), "target") + " connected, " +
+                 plural(s.attempts, "attempt") + ", " + std::to_string(s.failures) + " failed";
     }
-    line = paint("tcpretry:", k_bold) + " " + line;
+    std::string line = paint("tcpretry:", k_bold) + " " + result_words(s.result) + ", " + counts +
+                       ", " + format_span(s.elapsed);
     if (m_style.verbosity == Verbosity::quiet) {
         if (s.result != Result::ok)
             m_err.write_line(line);
         return;
     }
     print(line);
+}
+
+std::string HumanReporter::result_words(Result r) const {
+    switch (r) {
+    case Result::ok:
+        return paint("ok", k_green);
+    case Result::gave_up:
+        return paint("gave up", k_red);
+    case Result::timeout:
+        return paint("timed out", k_red);
+    case Result::interrupted:
+        return paint("interrupted", k_yellow);
+    case Result::disconnected:
+        return paint("disconnected", k_red);
+    case Result::failed:
+        return paint("failed", k_red);
+    }
+    return "";
 }
 
 } // namespace tcpretry::app

@@ -75,6 +75,7 @@ class HumanReporter : public Reporter {
     void on_failed(const core::Event& e, TargetState& t);
     std::string label(const core::Event& e) const;
     std::string paint(std::string_view text, const char* code) const;
+    std::string result_words(Result r) const;
     std::string still_line(const core::Event& e, const TargetState& t) const;
 
     Output& m_out;
