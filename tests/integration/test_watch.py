@@ -381,6 +381,10 @@ class NothingSentUnasked(WatchCase):
         r = p.wait()
         sw.check_watch_output(self, r, [server.target])
         self.assertGreater(e["bytes_received"], 10 * 1024 * 1024, e)
+        if harness.SANITIZED:
+            # ASan holds freed buffers in quarantine (256 MiB): the peak says nothing there.
+            print("memory bound not checked in the ASan build", flush=True)
+            return
         self.assertLess(peak_kb, 32 * 1024, f"VmHWM {peak_kb} kB while streaming")
 
 
