@@ -186,6 +186,11 @@ void HumanReporter::clear_status() {
     }
 }
 
+void HumanReporter::tick() {
+    if (m_style.live)
+        draw_status(true);
+}
+
 void HumanReporter::draw_status(bool force) {
     core::TimePoint now = m_now();
     // Redrawing on every event would cost more than the probing: ten times a second.

@@ -45,6 +45,7 @@ class HumanReporter : public Reporter {
     HumanReporter(Output& out, Output& err, std::vector<core::Target> targets, HumanStyle style,
                   Now now = core::Clock::now);
     void start() override {}
+    void tick() override;
     void on_event(const core::Event& e) override;
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
     void probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) override;

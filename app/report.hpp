@@ -34,6 +34,8 @@ struct Summary {
 class Reporter : public core::EventSink {
   public:
     virtual void start() = 0;
+    // Once a second while running: a live display may redraw (elapsed time moves on).
+    virtual void tick() {}
     // Watch mode, before the overall summary: one per target.
     virtual void target_summary(std::size_t target, const core::WatchStats& stats) = 0;
     // Ping mode, before the overall summary (and on SIGQUIT, interim): one per target.

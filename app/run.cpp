@@ -65,6 +65,7 @@ class Session final : public core::EventSink {
     core::EventPtr m_decide;
     core::EventPtr m_output_watch; // a pipe's reader going away, noticed without writing
     core::Timer m_deadline;
+    core::Timer m_tick; // the reporter's once-a-second redraw
     core::TimePoint m_start;
     std::optional<MetricsServer> m_metrics_server;
     std::optional<std::pair<int, Result>> m_outcome;
@@ -73,7 +74,12 @@ class Session final : public core::EventSink {
 
 Session::Session(const Options& options, Reporter& reporter, Output& out, Metrics* metrics)
     : m_options(options), m_reporter(reporter), m_out(out), m_metrics(metrics), m_resolver(m_loop, options.resolver),
-      m_gate(m_loop, options.parallel), m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }) {
+      m_gate(m_loop, options.parallel),
+      m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }),
+      m_tick(m_loop, [this] {
+          m_reporter.tick();
+          m_tick.start(std::chrono::seconds(1));
+      }) {
     uint64_t seed = options.seed ? *options.seed : std::random_device{}();
     core::ClientOptions client;
     client.hold = options.watch;
@@ -137,6 +143,7 @@ std::pair<int, Result> Session::run() {
     m_reporter.start();
     if (m_options.timeout)
         m_deadline.start(*m_options.timeout);
+    m_tick.start(std::chrono::seconds(1));
     for (auto& c : m_clients)
         c->start();
     for (auto& p : m_probers)
@@ -187,6 +194,7 @@ void Session::finish(Result result, int exit_code) {
     if (m_outcome)
         return;
     m_deadline.cancel();
+    m_tick.cancel();
     if (m_options.watch && exit_code != k_exit_sigpipe && result != Result::gave_up) {
         // Stopping is how a watch normally ends: the status says whether the targets the
         // condition needs were connected at that moment.
