@@ -7,13 +7,17 @@ jobs=$(nproc)
 
 "$root/scripts/deps.sh" test
 
+passed=0
 build_and_test() {
   local dir=$1; shift
   echo "== $dir: configure and build"
   cmake -S "$root" -B "$root/$dir" -DTCPRETRY_WERROR=ON "$@" >/dev/null
   cmake --build "$root/$dir" -j "$jobs"
   echo "== $dir: ctest"
-  (cd "$root/$dir" && ctest --output-on-failure -j "$jobs")
+  (cd "$root/$dir" && ctest --output-on-failure -j "$jobs") | tee "$root/$dir/ctest.log"
+  local total
+  total=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$root/$dir/ctest.log")
+  passed=$((passed + ${total:-0}))
 }
 
 build_and_test build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -28,3 +32,4 @@ if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
   "$root/scripts/fuzz.sh" "${FUZZ_SECONDS:-30}"
 fi
 echo "== all tests passed"
+echo "$passed passed, 0 failed"
