@@ -660,22 +660,23 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     const uint16_t port = local_port(listener.get());
     Loop loop;
     const std::string name = "svc.tcpretry.test";
+    // One Connector for the name, through `dns`, until it connects or gives up.
+    auto run = [&](StubDns& dns, const ConnectorOptions& o, RecordingSink& sink) {
+        Resolver resolver(loop, dns.address());
+        sink.hook = [&](const Event& e) {
+            if (e.type == EventType::connected || e.type == EventType::gave_up)
+                dns.stop();
+        };
+        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, o, sink);
+        c.start();
+        Watchdog dog(20);
+        loop.run();
+    };
 
     SUBCASE("NXDOMAIN: one failed event with error resolve, no attempt") {
         StubDns dns(loop, {{k_type_a, {3, {}}}, {k_type_aaaa, {3, {}}}});
-        Resolver resolver(loop, dns.address());
         RecordingSink sink;
-        sink.hook = [&](const Event& e) {
-            if (e.type == EventType::gave_up)
-                dns.stop();
-        };
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, fast_options(1),
-                    sink);
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run(dns, fast_options(1), sink);
         REQUIRE(sink.types() == Types{EventType::failed, EventType::gave_up});
         const Event& f = sink[0];
         CHECK(f.attempt == 1);
@@ -688,19 +689,8 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("a resolution failure is retried with a fresh query each round") {
         StubDns dns(loop, {{k_type_a, {3, {}}}, {k_type_aaaa, {3, {}}}});
-        Resolver resolver(loop, dns.address());
         RecordingSink sink;
-        sink.hook = [&](const Event& e) {
-            if (e.type == EventType::gave_up)
-                dns.stop();
-        };
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, fast_options(2),
-                    sink);
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run(dns, fast_options(2), sink);
         REQUIRE(sink.types() ==
                 Types{EventType::failed, EventType::retry, EventType::failed, EventType::gave_up});
         CHECK(sink[2].attempt == 2);
@@ -708,19 +698,8 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("A only (AAAA has no data): connected to the IPv4 address") {
         StubDns dns(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {}}}});
-        Resolver resolver(loop, dns.address());
         RecordingSink sink;
-        sink.hook = [&](const Event& e) {
-            if (e.type == EventType::connected || e.type == EventType::gave_up)
-                dns.stop();
-        };
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, fast_options(1),
-                    sink);
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run(dns, fast_options(1), sink);
         REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
         REQUIRE(sink[1].address);
         CHECK(sink[1].address->address == "127.0.0.1");
@@ -728,19 +707,8 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("AAAA ::1 and A 127.0.0.1, server on IPv4 only: ::1 refused, then connected") {
         StubDns dns(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {"::1"}}}});
-        Resolver resolver(loop, dns.address());
         RecordingSink sink;
-        sink.hook = [&](const Event& e) {
-            if (e.type == EventType::connected || e.type == EventType::gave_up)
-                dns.stop();
-        };
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, fast_options(1),
-                    sink);
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run(dns, fast_options(1), sink);
         REQUIRE(sink.size() >= 2);
         const Event& last = sink[sink.size() - 1];
         CHECK(last.type == EventType::connected);
@@ -757,20 +725,10 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("-6: only AAAA is asked; NODATA is a resolve failure") {
         StubDns dns(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {}}}});
-        Resolver resolver(loop, dns.address());
         RecordingSink sink;
-        sink.hook = [&](const Event& e) {
-            if (e.type == EventType::connected || e.type == EventType::gave_up)
-                dns.stop();
-        };
         ConnectorOptions o = fast_options(1);
         o.family = Family::ipv6;
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, o, sink);
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run(dns, o, sink);
         REQUIRE(sink.types() == Types{EventType::failed, EventType::gave_up});
         CHECK(sink[0].error == ErrorClass::resolve);
         CHECK_FALSE(sink[0].address);
