@@ -27,7 +27,7 @@
 #   BENCH_CPU_SECONDS=N  --timeout in part 5          (default 10, quick 5)
 #   BENCH_RUNS=N         hyperfine runs per command   (default 50, quick 10)
 #   BENCH_WARMUP=N       hyperfine warmup runs        (default 5,  quick 2)
-#   BENCH_MOMENTS=N      detection-delay moments      (default 24, quick 4)
+#   BENCH_MOMENTS=N      detection-delay moments      (default 64, quick 4)
 #   BENCH_SEED=N         seed for the moments         (default 42)
 #   BENCH_CACHE=DIR      npm cache + last results     (default /tmp/tcpretry-bench)
 #   TCPRETRY="CMD ..."   command to bench as tcpretry (default build/tcpretry,
@@ -52,7 +52,7 @@ done
 if [[ $QUICK == 1 ]]; then
     RUNS=${BENCH_RUNS:-10}; WARMUP=${BENCH_WARMUP:-2}; MOMENTS=${BENCH_MOMENTS:-4}
 else
-    RUNS=${BENCH_RUNS:-50}; WARMUP=${BENCH_WARMUP:-5}; MOMENTS=${BENCH_MOMENTS:-24}
+    RUNS=${BENCH_RUNS:-50}; WARMUP=${BENCH_WARMUP:-5}; MOMENTS=${BENCH_MOMENTS:-64}
 fi
 SEED=${BENCH_SEED:-42}
 SECTIONS=${BENCH_SECTIONS:-wait,fleet,scale,cpu}
