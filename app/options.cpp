@@ -153,6 +153,14 @@ ParseResult parse_options(int argc, const char* const* argv) {
     if (in_command && o.command.empty())
         return UsageError{"missing COMMAND after '--'"};
 
+    // Defaults shown in --help come from the constants the code uses, so they cannot drift.
+    auto dur = core::format_duration_arg;
+    auto number = [](double v) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v);
+        return std::string(buf);
+    };
+
     CLI::App app{k_description, "tcpretry"};
     app.footer(k_footer);
     auto formatter = std::make_shared<UsageFormatter>();
@@ -182,16 +190,16 @@ ParseResult parse_options(int argc, const char* const* argv) {
     app.add_flag("--once", once, "Same as --attempts 1")->group(retry);
     auto* o_ct = app.add_option("-T,--connect-timeout", connect_timeout_s,
                                 "Deadline of one round (resolve + connect)")
-                     ->type_name("DUR")->default_str("3s")->group(retry);
-    auto* o_initial = app.add_option("--initial-delay", initial_s, "First retry delay (watch: 500ms)")
-                          ->type_name("DUR")->default_str("100ms")->group(retry);
-    auto* o_max = app.add_option("--max-delay", max_s, "Retry delay cap (watch: 30s)")
-                      ->type_name("DUR")->default_str("500ms")->group(retry);
+                     ->type_name("DUR")->default_str(dur(core::k_connect_timeout))->group(retry);
+    auto* o_initial = app.add_option("--initial-delay", initial_s, "First retry delay (watch: " + dur(core::k_watch_initial_delay) + ")")
+                          ->type_name("DUR")->default_str(dur(core::k_initial_delay))->group(retry);
+    auto* o_max = app.add_option("--max-delay", max_s, "Retry delay cap (watch: " + dur(core::k_watch_max_delay) + ")")
+                      ->type_name("DUR")->default_str(dur(core::k_max_delay))->group(retry);
     auto* o_mult = app.add_option("--multiplier", multiplier_s, "Delay growth per failed round (>= 1)")
-                       ->type_name("X")->default_str("2")->group(retry);
+                       ->type_name("X")->default_str(number(core::k_multiplier))->group(retry);
     auto* o_jitter = app.add_option("--jitter", jitter_s,
                                     "Randomise each delay by +/- this fraction (0-1)")
-                         ->type_name("FRACTION")->default_str("0.1")->group(retry);
+                         ->type_name("FRACTION")->default_str(number(core::k_jitter))->group(retry);
     auto* o_seed = app.add_option("--seed", seed_s, "Seed for the jitter (reproducible delays)")
                        ->type_name("N")->default_str("random")->group(retry);
     app.add_flag("--all", all, "Succeed when all targets connected (default)")->group(retry);
@@ -200,7 +208,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
                          ->type_name("N")->group(retry);
     auto* o_parallel = app.add_option("--parallel", parallel_s,
                                       "Rounds in flight at once, over all targets")
-                           ->type_name("N")->default_str("1024")->group(retry);
+                           ->type_name("N")->default_str(std::to_string(core::k_parallel))->group(retry);
     auto* o_file = app.add_option("--targets-file", targets_file_s,
                                   "Read TARGETs from FILE, one a line ('-': stdin; '#' comments)")
                        ->type_name("FILE")->group(retry);
@@ -211,10 +219,10 @@ ParseResult parse_options(int argc, const char* const* argv) {
         ->group(check);
     auto* o_stable = app.add_option("--stable-after", stable_after_s,
                                     "Watch: a connection up this long resets the retry delay")
-                         ->type_name("DUR")->default_str("10s")->group(check);
+                         ->type_name("DUR")->default_str(dur(core::k_stable_after))->group(check);
     auto* o_keepalive = app.add_option("--keepalive", keepalive_s,
                                        "Watch: declare a silent dead peer after DUR (0: off, >= 2s)")
-                            ->type_name("DUR")->default_str("10s")->group(check);
+                            ->type_name("DUR")->default_str(dur(core::k_keepalive))->group(check);
     auto* o_send = app.add_option("--send", send_s,
                                   "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)")
                        ->type_name("STRING")->group(check);
@@ -230,7 +238,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
                                    "Ping mode: N probes per target, each a fresh connect (0: until stopped)")
                         ->type_name("N")->group(ping);
     auto* o_interval = app.add_option("-i,--interval", interval_s, "Ping mode: time between probes")
-                           ->type_name("DUR")->default_str("1s")->group(ping);
+                           ->type_name("DUR")->default_str(dur(core::k_probe_interval))->group(ping);
 
     const char* network = "Network";
     app.add_flag("-4", only4, "IPv4 only")->group(network);

@@ -28,7 +28,7 @@ struct Options {
     std::optional<std::string> resolver; // "ADDR" or "ADDR:PORT" as evdns takes it
     // How many targets must be connected for success: all (default), 1 (--any), N (--quorum).
     std::size_t needed = 0;
-    std::size_t parallel = 1024; // rounds in flight at once (--parallel)
+    std::size_t parallel = core::k_parallel; // rounds in flight at once (--parallel)
     Format format = Format::human;
     Verbosity verbosity = Verbosity::normal;
     ColorMode color = ColorMode::automatic;
@@ -41,7 +41,7 @@ struct Options {
     // Ping mode (--count): probes per target, 0 = until stopped; one every interval.
     std::optional<unsigned> count;
     std::optional<core::SockAddr> metrics_listen; // serve /metrics here (--metrics-listen)
-    core::Duration interval = std::chrono::seconds(1);
+    core::Duration interval = core::k_probe_interval;
 
     // --send / --expect check; unset when neither was given.
     std::optional<core::CheckOptions> check;

@@ -46,6 +46,7 @@ class Session final : public core::EventSink {
     void report_summaries();
     void report_probe_summaries(bool interim);
     bool pinging() const { return m_options.count.has_value(); }
+    std::size_t connected_count() const;
     static void on_signal(evutil_socket_t signal, short, void* arg);
     static void on_decide(evutil_socket_t, short, void* arg);
     static void on_output_gone(evutil_socket_t fd, short, void* arg);
@@ -161,6 +162,11 @@ void Session::on_event(const core::Event& e) {
         event_active(m_decide.get(), EV_TIMEOUT, 0);
 }
 
+std::size_t Session::connected_count() const {
+    return static_cast<std::size_t>(std::count_if(
+        m_clients.begin(), m_clients.end(), [](const auto& c) { return c->connected(); }));
+}
+
 void Session::decide() {
     if (m_out.broken())
         return finish(Result::interrupted, k_exit_sigpipe);
@@ -171,12 +177,10 @@ void Session::decide() {
             finish(Result::ok, k_exit_ok); // finish() judges the answers
         return;
     }
-    std::size_t connected = 0;
-    std::size_t gave_up = 0;
-    for (const auto& c : m_clients) {
-        connected += c->connected();
-        gave_up += c->connector().state() == core::Connector::State::gave_up;
-    }
+    auto gave_up = static_cast<std::size_t>(
+        std::count_if(m_clients.begin(), m_clients.end(), [](const auto& c) {
+            return c->connector().state() == core::Connector::State::gave_up;
+        }));
     std::size_t n = m_clients.size();
     if (m_options.watch) {
         // A watch ends when stopped, or when no target has anything left to try.
@@ -184,7 +188,7 @@ void Session::decide() {
             finish(Result::gave_up, k_exit_failed);
         return;
     }
-    if (connected >= m_options.needed)
+    if (connected_count() >= m_options.needed)
         finish(Result::ok, k_exit_ok);
     else if (n - gave_up < m_options.needed) // too few left to reach it
         finish(Result::gave_up, k_exit_failed);
@@ -198,10 +202,7 @@ void Session::finish(Result result, int exit_code) {
     if (m_options.watch && exit_code != k_exit_sigpipe && result != Result::gave_up) {
         // Stopping is how a watch normally ends: the status says whether the targets the
         // condition needs were connected at that moment.
-        std::size_t connected = 0;
-        for (const auto& c : m_clients)
-            connected += c->connected();
-        bool ok = connected >= m_options.needed;
+        bool ok = connected_count() >= m_options.needed;
         result = ok ? Result::ok : Result::disconnected;
         exit_code = ok ? k_exit_ok : k_exit_failed;
     }

@@ -3,6 +3,8 @@
 
 #include "core/clock.hpp"
 
+#include <cstddef>
+
 namespace tcpretry::core {
 
 using namespace std::chrono_literals;
@@ -33,5 +35,10 @@ inline constexpr Duration k_resolution_delay = 50ms;
 inline constexpr Duration k_attempt_stagger = 250ms;
 
 inline constexpr int k_default_dns_port = 53;
+
+// Rounds in flight at once over all targets (--parallel).
+inline constexpr std::size_t k_parallel = 1024;
+// Ping mode: time between probes.
+inline constexpr Duration k_probe_interval = 1s;
 
 } // namespace tcpretry::core

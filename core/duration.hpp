@@ -11,7 +11,7 @@ namespace tcpretry::core {
 
 std::optional<Duration> parse_duration(std::string_view text);
 
-// The shortest exact form for help text and docs: "100ms", "3s", "1.5s", "2m".
+// A short exact form for --help defaults: "100ms", "3s", "2m", "1h" (1.5 s is "1500ms").
 std::string format_duration_arg(Duration d);
 
 } // namespace tcpretry::core

@@ -34,7 +34,6 @@ class Gate {
     bool out_of_descriptors(Ticket who, Admit admit);
 
     std::size_t in_flight() const { return m_in_flight; }
-    std::size_t waiting() const { return m_waiting.size(); }
 
   private:
     struct Waiter {

@@ -12,7 +12,7 @@ namespace tcpretry::core {
 
 struct ProbeOptions {
     unsigned count = 0; // 0: until stopped
-    Duration interval = std::chrono::seconds(1);
+    Duration interval = k_probe_interval;
 };
 
 class Prober {
