@@ -54,7 +54,6 @@ if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\n# tcpretry scripts/deps.sh: no services started during the install\nexit 101\n' |
     "${sudo[@]}" tee "$policy" >/dev/null
   "${sudo[@]}" chmod 755 "$policy"
-  made_policy=1
   trap '"${sudo[@]}" rm -f "$policy"' EXIT
 fi
 "${sudo[@]}" apt-get update -qq
