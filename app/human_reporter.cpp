@@ -4,6 +4,7 @@
 #include "core/expect.hpp"
 
 #include <cstdio>
+#include <ctime>
 
 namespace tcpretry::app {
 
@@ -48,6 +49,8 @@ std::string_view still_words(core::ErrorClass c) {
 
 std::string disconnect_words(const core::Event& e) {
     switch (e.reason) {
+    case core::DisconnectReason::recheck:
+        return "new connections fail (" + e.message + ")";
     case core::DisconnectReason::closed:
         return "closed by peer";
     case core::DisconnectReason::reset:
@@ -60,8 +63,12 @@ std::string disconnect_words(const core::Event& e) {
     return e.code ? core::errno_message(e.code.value) : "error";
 }
 
-std::string plural(unsigned n, std::string_view word) {
+std::string plural(uint64_t n, std::string_view word) {
     return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+std::string plural(uint64_t n, std::string_view one, std::string_view many) {
+    return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
 
 } // namespace
@@ -98,9 +105,10 @@ std::string format_delay(core::Duration d) {
 }
 
 HumanReporter::HumanReporter(Output& out, Output& err, std::vector<core::Target> targets,
-                             HumanStyle style, Now now)
+                             HumanStyle style, Now now, WallNow wall)
     : m_out(out), m_err(err), m_targets(std::move(targets)), m_style(style),
-      m_now(std::move(now)), m_state(m_targets.size()), m_started(m_now()) {
+      m_now(std::move(now)), m_wall(std::move(wall)), m_state(m_targets.size()),
+      m_started(m_now()) {
     if (m_style.verbosity != Verbosity::normal)
         m_style.fleet = false; // -v prints every event; -q prints nothing to summarise
     if (!m_style.fleet)
@@ -122,17 +130,50 @@ std::string HumanReporter::label(const core::Event& e) const {
     return s;
 }
 
+std::string HumanReporter::stamp() const {
+    if (!m_style.timestamps)
+        return {};
+    std::time_t t = std::chrono::system_clock::to_time_t(m_wall());
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S ", &tm);
+    return buf;
+}
+
 void HumanReporter::print(std::string line) {
     if (m_style.verbosity == Verbosity::quiet)
         return;
     clear_status();
-    m_out.write_line(line);
+    m_out.write_line(stamp() + line);
 }
 
+void HumanReporter::write_err(std::string line) {
+    m_err.write_line(stamp() + line);
+}
+
+void HumanReporter::flush_held(TargetState& t, const std::string& suffix) {
+    for (std::size_t i = 0; i < t.held.size(); ++i) {
+        std::string line = std::move(t.held[i].line);
+        if (i + 1 == t.held.size() && !suffix.empty())
+            line += "; " + paint(suffix, k_yellow);
+        print(std::move(line));
+    }
+    t.held.clear();
+}
+
+void HumanReporter::flush_recycles(std::size_t target, TargetState& t) {
+    if (t.recycles_suppressed > 0)
+        print(m_targets.at(target).text + " " + plural(t.recycles_suppressed, "more connection") +
+              " recycled (" + t.recycle_key + ")");
+    t.recycles_suppressed = 0;
+}
+
+// Everything held back is printed: before a summary.
 void HumanReporter::flush_pending() {
-    if (m_pending) {
-        print(std::move(*m_pending));
-        m_pending.reset();
+    for (std::size_t i = 0; i < m_state.size(); ++i) {
+        flush_held(m_state[i]);
+        flush_recycles(i, m_state[i]);
     }
 }
 
@@ -144,6 +185,8 @@ std::string HumanReporter::still_line(const core::Event& e, const TargetState& t
 
 void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
     bool verbose = m_style.verbosity == Verbosity::verbose;
+    if (e.address)
+        t.folded.push_back(e.address->address + ": " + e.message);
     std::string key = (e.address ? e.address->address : std::string()) + "|" +
                       std::string(core::error_class_name(e.error)) + "|" + e.message;
     bool changed = t.last_error && *t.last_error != e.error;
@@ -173,10 +216,9 @@ void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
         what = "cannot resolve " + m_targets.at(e.target).host + ": " + e.message;
     else if (!e.received.empty())
         what += ", received \"" + core::escape_bytes(e.received, core::k_received_shown) + "\"";
-    m_pending = label(e) + " attempt " + std::to_string(e.attempt) + ": " + paint(what, k_red) +
-                " (" + format_latency(e.duration) + ")";
-    m_pending_target = e.target;
-    m_pending_then = "retrying in ";
+    t.held.push_back({label(e) + " attempt " + std::to_string(e.attempt) + ": " +
+                          paint(what, k_red) + " (" + format_latency(e.duration) + ")",
+                      "retrying in "});
 }
 
 void HumanReporter::clear_status() {
@@ -197,9 +239,11 @@ void HumanReporter::draw_status(bool force) {
     if (!force && m_status_drawn && now - *m_status_drawn < std::chrono::milliseconds(100))
         return;
     std::size_t n = m_targets.size();
+    std::size_t failing = std::min(m_failing, n - m_connected - m_gave_up);
     std::string line = "\r\033[K" + paint(std::to_string(m_connected) + " connected", k_green) +
-                       " · " + std::to_string(n - m_connected - m_gave_up) + " waiting · " +
-                       paint(std::to_string(m_gave_up) + " failed", k_red) + " · " +
+                       " · " + paint(std::to_string(failing) + " failing", k_yellow) + " · " +
+                       std::to_string(n - m_connected - m_gave_up - failing) + " waiting · " +
+                       paint(std::to_string(m_gave_up) + " gave up", k_red) + " · " +
                        format_span(now - m_started);
     m_out.write_raw(line);
     m_status_drawn = now;
@@ -213,18 +257,27 @@ bool HumanReporter::on_fleet_event(const core::Event& e, TargetState& t) {
         break;
     case core::EventType::failed:
         t.last_error = e.error;
+        set_failing(t, true);
         break;
     case core::EventType::connected:
         if (!t.connected)
             ++m_connected;
         t.connected = true;
+        set_failing(t, false);
         break;
     case core::EventType::disconnected:
+        if (!e.outage) { // recycled: still up, and its reconnect follows
+            if (!m_style.live)
+                return false;
+            draw_status(false);
+            return true;
+        }
         if (t.connected)
             --m_connected;
         t.connected = false;
         break;
     case core::EventType::gave_up:
+        set_failing(t, false);
         if (!t.gave_up)
             ++m_gave_up;
         t.gave_up = true;
@@ -257,16 +310,111 @@ bool HumanReporter::on_fleet_event(const core::Event& e, TargetState& t) {
              e.type == core::EventType::disconnected);
 }
 
-void HumanReporter::on_event(const core::Event& e) {
-    TargetState& t = m_state.at(e.target);
-    if (m_style.fleet && e.type != core::EventType::warning && on_fleet_event(e, t))
+void HumanReporter::set_failing(TargetState& t, bool failing) {
+    if (t.failing == failing)
         return;
-    if (e.type == core::EventType::retry && m_pending && m_pending_target == e.target) {
-        print(*m_pending + "; " + paint(m_pending_then + format_delay(e.delay), k_yellow));
-        m_pending.reset();
+    t.failing = failing;
+    failing ? ++m_failing : --m_failing;
+}
+
+// What the list of targets that are not up needs, whatever is printed.
+void HumanReporter::track(const core::Event& e, TargetState& t) {
+    switch (e.type) {
+    case core::EventType::failed:
+        t.why = std::string(core::error_class_name(e.error)) + ": " +
+                (e.error == core::ErrorClass::resolve
+                     ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
+                     : e.message);
+        break;
+    case core::EventType::connected:
+        t.up = true;
+        break;
+    case core::EventType::disconnected:
+        if (e.outage) {
+            t.up = false;
+            t.why = "disconnected: " + disconnect_words(e);
+        }
+        break;
+    case core::EventType::probe:
+        t.up = t.up || e.ok; // ping: a target that answered once is not listed
+        if (!e.ok)
+            t.why = std::string(core::error_class_name(e.error)) + ": " + e.message;
+        break;
+    case core::EventType::gave_up:
+        if (t.why.empty())
+            t.why = "gave up (" + std::string(core::error_class_name(e.error)) + ")";
+        break;
+    default:
+        break;
+    }
+}
+
+void HumanReporter::on_connected(const core::Event& e, TargetState& t) {
+    bool verbose = m_style.verbosity == Verbosity::verbose;
+    std::string check = e.check ? ", check " + format_latency(*e.check) : "";
+    // Another address of the round failed first: said in passing, not as a failure.
+    std::string fold;
+    if (!verbose && !t.folded.empty()) {
+        for (const auto& f : t.folded)
+            fold += (fold.empty() ? " (after " : ", ") + f;
+        fold += ")";
+    }
+    if (verbose)
+        flush_held(t);
+    t.held.clear();
+    t.folded.clear();
+    t.last_error.reset();
+    t.seen.clear();
+    t.suppressed = 0;
+    if (t.recycled) {
+        const core::Event d = std::move(*t.recycled);
+        t.recycled.reset();
+        std::string words = disconnect_words(d);
+        if (!verbose && words == t.recycle_key) {
+            // The same recycling again: counted, summarised every k_repeat_summary_every.
+            ++t.recycles_suppressed;
+            if (m_now() - t.last_recycle_print >= k_repeat_summary_every) {
+                flush_recycles(e.target, t);
+                t.last_recycle_print = m_now();
+            }
+            return;
+        }
+        flush_recycles(e.target, t);
+        t.recycle_key = words;
+        t.last_recycle_print = m_now();
+        print(label(e) + " connection " + std::to_string(d.connection) + " recycled: " + words +
+              " after " + format_span(d.uptime) + "; " + paint("reconnected", k_green) +
+              " (connection " + std::to_string(e.connection) + ") in " +
+              format_latency(e.duration) + check + fold);
         return;
     }
-    flush_pending();
+    if (m_style.watch)
+        print(label(e) + " " + paint("connected", k_green) + " (connection " +
+              std::to_string(e.connection) + ") in " + format_latency(e.duration) + check + fold);
+    else
+        print(label(e) + " " + paint("connected", k_green) + " on attempt " +
+              std::to_string(e.attempt) + " in " + format_latency(e.duration) + check + " after " +
+              format_span(e.waited) + fold);
+}
+
+void HumanReporter::on_disconnected(const core::Event& e, TargetState& t) {
+    if (!e.outage) {
+        t.recycled = e; // printed with its reconnect, which comes next
+        return;
+    }
+    flush_recycles(e.target, t);
+    t.recycle_key.clear();
+    t.held.push_back({label(e) + " " + paint("disconnected", k_red) + ": " + disconnect_words(e) +
+                          " after " + format_span(e.uptime) + ", " + paint("outage", k_red),
+                      "reconnecting in "});
+}
+
+void HumanReporter::on_event(const core::Event& e) {
+    TargetState& t = m_state.at(e.target);
+    if (e.type != core::EventType::warning)
+        track(e, t);
+    if (m_style.fleet && e.type != core::EventType::warning && on_fleet_event(e, t))
+        return;
     if (!t.started) {
         t.started = true;
         t.first_round = m_now();
@@ -280,32 +428,23 @@ void HumanReporter::on_event(const core::Event& e) {
         on_failed(e, t);
         break;
     case core::EventType::retry:
-        if (m_style.verbosity == Verbosity::verbose)
+        t.folded.clear();
+        if (!t.held.empty()) {
+            std::string then = t.held.back().then;
+            flush_held(t, then + format_delay(e.delay));
+        } else if (m_style.verbosity == Verbosity::verbose) {
             print(m_targets.at(e.target).text + " retrying in " + format_delay(e.delay) +
                   " (attempt " + std::to_string(e.attempt) + ")");
+        }
         break;
-    case core::EventType::connected: {
-        std::string check = e.check ? ", check " + format_latency(*e.check) : "";
-        if (m_style.watch)
-            print(label(e) + " " + paint("connected", k_green) + " (connection " +
-                  std::to_string(e.connection) + ") in " + format_latency(e.duration) + check);
-        else
-            print(label(e) + " " + paint("connected", k_green) + " on attempt " +
-                  std::to_string(e.attempt) + " in " + format_latency(e.duration) + check +
-                  " after " + format_span(e.waited));
-        t.last_error.reset();
-        t.seen.clear();
-        t.suppressed = 0;
+    case core::EventType::connected:
+        on_connected(e, t);
         break;
-    }
     case core::EventType::disconnected:
-        m_pending = label(e) + " " + paint("disconnected", k_red) + ": " + disconnect_words(e) +
-                    " after " + format_span(e.uptime);
-        m_pending_target = e.target;
-        m_pending_then = "reconnecting in ";
+        on_disconnected(e, t);
         break;
     case core::EventType::warning:
-        m_err.write_line("tcpretry: warning: " + e.message);
+        write_err("tcpretry: warning: " + e.message);
         break;
     case core::EventType::probe:
         if (e.ok)
@@ -321,11 +460,13 @@ void HumanReporter::on_event(const core::Event& e) {
                   " (" + format_latency(e.duration) + ")");
         break;
     case core::EventType::gave_up: {
+        flush_held(t);
+        t.folded.clear();
         std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
                            plural(e.attempt, "attempt") + " (last error: " +
                            std::string(core::error_class_name(e.error)) + ")";
         if (m_style.verbosity == Verbosity::quiet)
-            m_err.write_line("tcpretry: " + line);
+            write_err("tcpretry: " + line);
         else
             print(line);
         break;
@@ -343,7 +484,8 @@ void HumanReporter::target_summary(std::size_t target, const core::WatchStats& s
     std::snprintf(pct, sizeof pct, "%.1f%%", percent);
     print(m_targets.at(target).text + ": " +
           (st.connected ? paint("connected", k_green) : paint("disconnected", k_red)) + ", " +
-          plural(st.connections, "connection") + ", " + plural(st.disconnects, "disconnect") +
+          plural(st.connections, "connection") + ", " +
+          plural(st.recycled, "recycled", "recycled") + ", " + plural(st.outages, "outage") +
           ", up " + pct + ", longest up " + format_span(st.longest_up) + ", longest down " +
           format_span(st.longest_down));
 }
@@ -438,11 +580,36 @@ void HumanReporter::summary(const Summary& s) {
     std::string line = paint("tcpretry:", k_bold) + " " + result_words(s.result) + ", " + counts +
                        ", " + format_span(s.elapsed);
     if (m_style.verbosity == Verbosity::quiet) {
-        if (s.result != Result::ok)
-            m_err.write_line(line);
+        if (s.result != Result::ok) {
+            write_err(line);
+            list_not_up();
+        }
         return;
     }
     print(line);
+    if (s.result != Result::ok && !m_style.fleet) // the fleet view has its own table
+        list_not_up();
+}
+
+// After a run that did not succeed: which targets were not up, and why (at most 10).
+void HumanReporter::list_not_up() {
+    constexpr std::size_t k_rows = 10;
+    std::size_t shown = 0, missing = 0;
+    for (std::size_t i = 0; i < m_targets.size(); ++i) {
+        const TargetState& t = m_state[i];
+        if (t.up)
+            continue;
+        if (++missing > k_rows)
+            continue;
+        ++shown;
+        std::string line = "  " + m_targets[i].text + ": " +
+                           (t.why.empty() ? std::string("no attempt finished") : t.why);
+        m_style.verbosity == Verbosity::quiet ? write_err(line) : print(line);
+    }
+    if (missing > shown) {
+        std::string line = "  and " + std::to_string(missing - shown) + " more";
+        m_style.verbosity == Verbosity::quiet ? write_err(line) : print(line);
+    }
 }
 
 std::string HumanReporter::result_words(Result r) const {

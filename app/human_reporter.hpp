@@ -30,6 +30,7 @@ struct HumanStyle {
     // terminal (else one line per target outcome), then a table of what did not succeed.
     bool fleet = false;
     bool live = false; // the status line: only on a terminal
+    bool timestamps = false; // each line starts with the local date and time
 };
 
 inline constexpr std::size_t k_fleet_threshold = 10;
@@ -40,10 +41,11 @@ std::string sparkline(const std::vector<std::optional<core::Duration>>& history)
 class HumanReporter : public Reporter {
   public:
     using Now = std::function<core::TimePoint()>;
+    using WallNow = std::function<std::chrono::system_clock::time_point()>;
 
     // `out` gets the report; `err` gets errors in --quiet mode.
     HumanReporter(Output& out, Output& err, std::vector<core::Target> targets, HumanStyle style,
-                  Now now = core::Clock::now);
+                  Now now = core::Clock::now, WallNow wall = std::chrono::system_clock::now);
     void start() override {}
     void tick() override;
     void on_event(const core::Event& e) override;
@@ -52,7 +54,23 @@ class HumanReporter : public Reporter {
     void summary(const Summary& s) override;
 
   private:
+    // A failure line held until its round ends: printed with "; retrying in" when the round
+    // fails, folded into the connected line when another address of the round connects.
+    struct Held {
+        std::string line;
+        std::string then; // "retrying in " or "reconnecting in "
+    };
     struct TargetState {
+        std::vector<Held> held;
+        std::vector<std::string> folded; // "::1: connection refused", this round
+        // Watch: a recycled connection waiting for its reconnect, and repeats not printed.
+        std::optional<core::Event> recycled;
+        std::string recycle_key;
+        unsigned recycles_suppressed = 0;
+        core::TimePoint last_recycle_print{};
+        // For the list of targets that are not up when the run fails.
+        bool up = false;       // connected (watch: available; ping: answered a probe)
+        std::string why;       // the latest reason it was not
         std::optional<core::ErrorClass> last_error;
         std::set<std::string> seen;           // failures printed since the error last changed
         unsigned suppressed = 0;              // repeats not printed since the last line
@@ -63,6 +81,7 @@ class HumanReporter : public Reporter {
         // Fleet view.
         bool connected = false;
         bool gave_up = false;
+        bool failing = false; // its latest round failed
         unsigned attempts = 0;
         std::optional<core::ErrorClass> gave_up_reason;
     };
@@ -72,8 +91,17 @@ class HumanReporter : public Reporter {
     void clear_status();
 
     void flush_pending();
+    void flush_held(TargetState& t, const std::string& suffix = {});
+    void flush_recycles(std::size_t target, TargetState& t);
     void print(std::string line);
+    void write_err(std::string line);
+    std::string stamp() const;
     void on_failed(const core::Event& e, TargetState& t);
+    void on_connected(const core::Event& e, TargetState& t);
+    void on_disconnected(const core::Event& e, TargetState& t);
+    void track(const core::Event& e, TargetState& t);
+    void list_not_up();
+    void set_failing(TargetState& t, bool failing);
     std::string label(const core::Event& e) const;
     std::string paint(std::string_view text, const char* code) const;
     std::string result_words(Result r) const;
@@ -84,15 +112,13 @@ class HumanReporter : public Reporter {
     std::vector<core::Target> m_targets;
     HumanStyle m_style;
     Now m_now;
+    WallNow m_wall;
     std::vector<TargetState> m_state;
-    std::optional<std::string> m_pending; // a failure line waiting for its "; retrying in"
-    std::size_t m_pending_target = 0;
     std::size_t m_connected = 0;
     std::size_t m_gave_up = 0;
+    std::size_t m_failing = 0;
     core::TimePoint m_started{};
     std::optional<core::TimePoint> m_status_drawn; // when the status line was last drawn
-    std::string m_pending_then; // "retrying in " or "reconnecting in "
-
 };
 
 } // namespace tcpretry::app

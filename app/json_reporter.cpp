@@ -143,11 +143,16 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
     case core::EventType::disconnected:
         put_address();
         j["reason"] = core::disconnect_reason_name(e.reason);
+        if (e.reason == core::DisconnectReason::recheck)
+            j["error"] = core::error_class_name(e.error);
         if (e.code)
             j["errno"] = core::error_code_name(e.code);
+        if (e.reason == core::DisconnectReason::recheck)
+            j["message"] = e.message;
         j["uptime_ms"] = ms(e.uptime);
         j["bytes_received"] = e.bytes_received;
         j["connection"] = e.connection;
+        j["outage"] = e.outage;
         break;
     case core::EventType::gave_up:
         j["attempts"] = e.attempt;
@@ -242,6 +247,8 @@ nlohmann::ordered_json target_summary_json(std::string_view target, const core::
     j["result"] = st.connected ? "connected" : "disconnected";
     j["connections"] = st.connections;
     j["disconnects"] = st.disconnects;
+    j["recycled"] = st.recycled;
+    j["outages"] = st.outages;
     double elapsed = core::to_ms(st.elapsed);
     j["uptime_percent"] =
         elapsed > 0 ? std::round(core::to_ms(st.up) / elapsed * 100000.0) / 1000.0 : 0.0;

@@ -34,6 +34,8 @@ struct TargetMetrics {
     uint64_t attempts = 0;
     uint64_t connections = 0;
     uint64_t disconnects = 0;
+    uint64_t recycled = 0; // watch: disconnects that were not outages
+    uint64_t outages = 0;
     std::map<std::string, uint64_t> failures; // by error class
     std::array<uint64_t, k_connect_buckets.size()> buckets{}; // cumulative at encode time
     uint64_t connect_count = 0;

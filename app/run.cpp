@@ -86,6 +86,7 @@ Session::Session(const Options& options, Reporter& reporter, Output& out, Metric
     client.hold = options.watch;
     client.stable_after = options.stable_after;
     client.keepalive = options.keepalive;
+    client.recheck = options.recheck;
     core::ProbeOptions probe;
     probe.count = options.count.value_or(0);
     probe.interval = options.interval;
@@ -142,6 +143,12 @@ Session::~Session() {
 std::pair<int, Result> Session::run() {
     m_start = core::Clock::now();
     m_reporter.start();
+    for (const auto& w : m_options.warnings) {
+        core::Event e;
+        e.type = core::EventType::warning;
+        e.message = w;
+        on_event(e);
+    }
     if (m_options.timeout)
         m_deadline.start(*m_options.timeout);
     m_tick.start(std::chrono::seconds(1));
@@ -387,8 +394,9 @@ int run(int argc, char** argv) {
         reporter = std::make_unique<HumanReporter>(
             out, err, options.targets,
             HumanStyle{options.verbosity, want_color(options, out), options.watch,
-                   out.is_terminal(), options.targets.size() > k_fleet_threshold,
-                   out.is_terminal()});
+                       out.is_terminal(), options.targets.size() > k_fleet_threshold,
+                       out.is_terminal(),
+                       options.timestamps.value_or(options.watch && !out.is_terminal())});
     }
 
     std::pair<int, Result> outcome;

@@ -20,8 +20,11 @@ inline constexpr Duration k_min_delay = 1ms;
 // Watch mode reconnects more patiently (muduo's values).
 inline constexpr Duration k_watch_initial_delay = 500ms;
 inline constexpr Duration k_watch_max_delay = 30s;
-// A connection up this long earns the initial delay again.
+// Available this long (no outage), a target earns the initial delay again.
 inline constexpr Duration k_stable_after = 10s;
+// A held connection the server closed is re-opened at once, but a server that closes every
+// connection straight away (HTTP with Connection: close) is reconnected at most this often.
+inline constexpr Duration k_recycle_min_gap = 1s;
 // Dead-peer deadline of a held connection (keepalive + TCP_USER_TIMEOUT); the least allowed.
 inline constexpr Duration k_keepalive = 10s;
 inline constexpr Duration k_min_keepalive = 2s;

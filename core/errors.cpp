@@ -159,6 +159,8 @@ std::string_view disconnect_reason_name(DisconnectReason r) {
         return "timeout";
     case DisconnectReason::error:
         return "error";
+    case DisconnectReason::recheck:
+        return "recheck";
     }
     return "error";
 }

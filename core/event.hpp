@@ -17,7 +17,8 @@ enum class EventType {
     failed,    // one address's attempt failed, or the round's resolution failed
     retry,     // the round failed; the next one is scheduled
     connected,    // an address connected (and passed the check); the target is up
-    disconnected, // watch mode: an established connection ended
+    disconnected, // watch mode: an established connection ended (reported once the
+                  // immediate reconnect decided whether it was an outage)
     gave_up,      // no more rounds for this target
     warning,      // about the whole run, not one target (message only)
     probe,        // ping mode: one probe's outcome
@@ -29,6 +30,7 @@ enum class DisconnectReason {
     reset,   // the peer reset it (RST)
     timeout, // keepalive or TCP_USER_TIMEOUT found the peer or path dead
     error,   // any other error
+    recheck, // --recheck: a fresh connect failed while the held one lived; we closed it
 };
 
 std::string_view disconnect_reason_name(DisconnectReason r);
@@ -61,6 +63,9 @@ struct Event {
     DisconnectReason reason = DisconnectReason::closed;
     Duration uptime{};
     uint64_t bytes_received = 0;
+    // Whether the target became unavailable: false when the immediate reconnect (and check)
+    // succeeded, i.e. the server only recycled the connection.
+    bool outage = false;
 };
 
 class EventSink {

@@ -1,29 +1,45 @@
 // A TcpClient owns one Connector and at most one Connection for a target (after muduo's
 // TcpClient). In wait mode it reports the connection and lets it go; in watch mode it holds
-// it, reports when it drops and why, and reconnects with backoff.
+// it and answers "is the service available, and when was it not":
+//   - The peer closing or resetting the held connection is not yet an outage: servers recycle
+//     idle or unauthenticated connections. We reconnect at once (paced to k_recycle_min_gap
+//     after the previous connect) and report `disconnected` when that reconnect (and check)
+//     is decided: outage=false when it succeeded (recycled), outage=true when it failed.
+//   - A dead path (keepalive / TCP_USER_TIMEOUT) or another error is an outage at once.
+//   - With --recheck, a fresh connect (and check) every DUR beside the held connection; a
+//     failed one is an outage even though the held session lives: we close it and reconnect.
+//   - During an outage the Connector retries with backoff; downtime runs from the drop to the
+//     next successful connect. Availability for stable_after earns the initial delay again.
 #pragma once
 
 #include "core/connection.hpp"
 #include "core/connector.hpp"
+#include "core/defaults.hpp"
 
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace tcpretry::core {
 
 struct ClientOptions {
-    bool hold = false;                       // watch mode: keep the connection, reconnect
-    Duration stable_after = std::chrono::seconds(10); // a connection this long resets backoff
-    Duration keepalive = std::chrono::seconds(10);    // dead-peer deadline; zero: off
+    bool hold = false;                      // watch mode: keep the connection, reconnect
+    Duration stable_after = k_stable_after; // available this long: backoff starts over
+    Duration keepalive = k_keepalive;       // dead-peer deadline; zero: off
+    std::optional<Duration> recheck;        // watch mode: a fresh connect this often
+    Duration recycle_min_gap = k_recycle_min_gap;
 };
 
-// What a watched target's life looked like, for the per-target summary.
+// What a watched target's life looked like, for the per-target summary. "Up" is availability:
+// a recycled connection does not interrupt it, an outage does.
 struct WatchStats {
-    unsigned connections = 0;
-    unsigned disconnects = 0;
-    bool connected = false; // at the moment of asking
-    Duration up{};          // total time connected
+    uint64_t connections = 0;
+    uint64_t disconnects = 0; // held connections that ended (recycled or not)
+    uint64_t recycled = 0;    // of those, re-established at once: no outage
+    uint64_t outages = 0;
+    bool connected = false; // available at the moment of asking
+    Duration up{};          // total time available
     Duration elapsed{};     // since start()
     Duration longest_up{};
     Duration longest_down{}; // includes the wait before the first connection
@@ -43,29 +59,58 @@ class TcpClient final : private EventSink {
     void stop(std::function<void()> done);
 
     const Connector& connector() const { return m_connector; }
-    bool connected() const; // wait mode: has connected; watch mode: is connected now
+    bool connected() const; // wait mode: has connected; watch mode: is available now
     WatchStats stats() const;
 
   private:
+    class RecheckSink;
+
     void on_event(const Event& e) override;
     void on_connected(UniqueFd fd, uint64_t bytes_read);
     void on_dropped(DisconnectReason reason, int err);
+    Event drop_event(DisconnectReason reason, int err, Duration uptime) const;
+    void settle_drop(bool outage);
+    void begin_outage(TimePoint at);
+    void end_outage(TimePoint at);
+    void start_recheck();
+    void on_recheck_event(const Event& e);
+    void stop_recheck();
 
     Loop& m_loop;
+    Resolver& m_resolver;
     std::size_t m_index;
+    ConnectorOptions m_connector_options; // for --recheck's one-round Connectors
     ClientOptions m_options;
     EventSink& m_sink;
     Connector m_connector;
     std::unique_ptr<Connection> m_connection;
     std::optional<Endpoint> m_peer;
 
-    unsigned m_connections = 0;
-    unsigned m_disconnects = 0;
+    // A drop waiting for its immediate reconnect, and what the Connector said meanwhile.
+    std::optional<Event> m_pending_drop;
+    std::vector<Event> m_held_back;
+    TimePoint m_drop_time{};
+    TimePoint m_connected_at{}; // when the held connection came up
+
+    uint64_t m_connections = 0;
+    uint64_t m_disconnects = 0;
+    uint64_t m_recycled = 0;
+    uint64_t m_outages = 0;
+    bool m_available = false;
     TimePoint m_started{};
-    TimePoint m_changed{}; // when the connection last came up or went down
+    TimePoint m_changed{}; // when availability last changed
     Duration m_up{};
     Duration m_longest_up{};
     Duration m_longest_down{};
+
+    // --recheck
+    std::unique_ptr<RecheckSink> m_recheck_sink;
+    std::unique_ptr<Connector> m_recheck;
+    std::vector<std::unique_ptr<Connector>> m_recheck_done; // freed from the loop
+    std::optional<Event> m_recheck_failure;
+    unsigned m_recheck_seq = 0;
+    Timer m_recheck_timer;
+    Timer m_reap;
 };
 
 } // namespace tcpretry::core

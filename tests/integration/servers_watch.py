@@ -204,10 +204,16 @@ class FlappingPort:
     def target(self):
         return harness.target(self.host, self.port)
 
-    def go_away(self):
+    def go_away(self, keep_connections=False):
+        """keep_connections: only the listener goes (as when sshd's listener dies while
+        its sessions live on in child processes)."""
         old = self.server
         self.server = None
-        old.close()  # listener closed, its connections shut down (the client sees EOF)
+        if keep_connections:
+            old.stop_listening()
+            self.kept = old
+        else:
+            old.close()  # listener closed, its connections shut down (the client sees EOF)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # SO_REUSEADDR: the connections the old server closed sit in TIME_WAIT on this port.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -225,6 +231,8 @@ class FlappingPort:
     def close(self):
         if self.server is not None:
             self.server.close()
+        if getattr(self, "kept", None) is not None:
+            self.kept.close()
         if self.away_sock is not None:
             self.away_sock.close()
 
@@ -336,21 +344,22 @@ def tcpretry(*args):
 
 NUMBER = (int, float)
 WATCH_FAILURES = harness.ERROR_CLASSES | {"expect_mismatch", "expect_timeout"}
-DISCONNECT_REASONS = {"closed", "reset", "timeout", "error"}
+DISCONNECT_REASONS = {"closed", "reset", "timeout", "error", "recheck"}
 
 WATCH_FIELDS = {
     "connected": {"target": str, "attempt": int, "address": str, "port": int,
                   "local_address": str, "local_port": int, "connect_ms": NUMBER,
                   "waited_ms": NUMBER, "connection": int},
     "disconnected": {"target": str, "address": str, "port": int, "reason": str,
-                     "uptime_ms": NUMBER, "bytes_received": int, "connection": int},
+                     "uptime_ms": NUMBER, "bytes_received": int, "connection": int,
+                     "outage": bool},
     "failed": {"target": str, "attempt": int, "error": str, "message": str,
                "duration_ms": NUMBER},
     "retry": {"target": str, "attempt": int, "delay_ms": NUMBER},
     "attempt": {"target": str, "attempt": int, "address": str, "port": int, "family": str},
 }
 TARGET_SUMMARY_FIELDS = {"target": str, "result": str, "connections": int, "disconnects": int,
-                         "uptime_percent": NUMBER, "longest_up_ms": NUMBER,
+                         "recycled": int, "outages": int, "uptime_percent": NUMBER, "longest_up_ms": NUMBER,
                          "longest_down_ms": NUMBER}
 OVERALL_SUMMARY_FIELDS = {"result": str, "attempts": int, "failures": int,
                           "elapsed_ms": NUMBER, "exit_code": int}
@@ -361,7 +370,9 @@ def _type_problems(e, fields):
     for name, kind in fields.items():
         if name not in e:
             problems.append(f"{e.get('event')} lacks {name}")
-        elif isinstance(e[name], bool) or not isinstance(e[name], kind):
+        elif kind is bool and not isinstance(e[name], bool):
+            problems.append(f"{e.get('event')}.{name} is not a boolean: {e[name]!r}")
+        elif kind is not bool and (isinstance(e[name], bool) or not isinstance(e[name], kind)):
             problems.append(f"{e.get('event')}.{name} has the wrong type: {e[name]!r}")
     return problems
 
@@ -385,6 +396,8 @@ def watch_problems(e):
             problems.append("negative uptime_ms/bytes_received or connection < 1")
         if "errno" in e and not (isinstance(e["errno"], str) and e["errno"].startswith("E")):
             problems.append(f"errno {e['errno']!r}")
+        if e["reason"] in ("timeout", "error", "recheck") and not e["outage"]:
+            problems.append(f"a {e['reason']} drop is always an outage")
     if name == "failed" and e["error"] not in WATCH_FAILURES:
         problems.append(f"error {e['error']!r}")
     if name == "retry" and e["delay_ms"] < 1:
@@ -396,6 +409,8 @@ def watch_problems(e):
             problems.append(f"uptime_percent {e['uptime_percent']}")
         if e["disconnects"] > e["connections"]:
             problems.append("more disconnects than connections")
+        if e["recycled"] + e["outages"] != e["disconnects"]:
+            problems.append("recycled + outages != disconnects")
         if e["longest_up_ms"] < 0 or e["longest_down_ms"] < 0:
             problems.append("negative longest_up_ms/longest_down_ms")
     if name == "summary" and "target" not in e:
@@ -441,6 +456,9 @@ def check_watch_output(tc, result, targets):
         tc.assertEqual(per_target[t]["connections"], len(numbers), result)
         drops = [e for e in events if e["event"] == "disconnected" and e.get("target") == t]
         tc.assertEqual(per_target[t]["disconnects"], len(drops), result)
+        tc.assertEqual(per_target[t]["outages"], sum(1 for d in drops if d["outage"]), result)
+        tc.assertEqual(per_target[t]["recycled"], sum(1 for d in drops if not d["outage"]),
+                       result)
     return events, per_target, overall
 
 

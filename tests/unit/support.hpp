@@ -26,6 +26,14 @@ class MemoryFile {
 
     std::FILE* file() const { return m_file; }
 
+    // Forgets what was written so far (the stream goes on).
+    void clear() {
+        std::fflush(m_file);
+        std::rewind(m_file);
+        std::fflush(m_file);
+        m_size = 0;
+    }
+
     std::string text() {
         std::fflush(m_file);
         return m_buffer ? std::string(m_buffer, m_size) : std::string();

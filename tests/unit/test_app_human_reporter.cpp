@@ -215,6 +215,8 @@ TEST_CASE("HumanReporter: connected, gave up, summary") {
             s.targets = 1;
             s.connected = 1;
             s.elapsed = 700ms;
+            f.connected(1, 1ms, 700ms);
+            f.out_file.clear();
             f.reporter.summary(s);
             CHECK(f.out_file.lines() == Lines{row.text});
         }
@@ -226,9 +228,15 @@ TEST_CASE("HumanReporter: connected, gave up, summary") {
         s.targets = 2;
         s.connected = 0;
         s.elapsed = 125s;
+        f.attempt(1, "10.0.0.5", 0);
+        f.failed(1, core::ErrorClass::refused, "connection refused", 213us, "10.0.0.5", 0);
+        f.gave_up(1, core::ErrorClass::refused, 0);
+        f.out_file.clear();
         f.reporter.summary(s);
+        // Then each target that is not up, and why.
         CHECK(f.out_file.lines() ==
-              Lines{"tcpretry: gave up, 0 of 2 targets connected, 1 attempt, 1 failed, 2m05s"});
+              Lines{"tcpretry: gave up, 0 of 2 targets connected, 1 attempt, 1 failed, 2m05s",
+                    "  a:1: refused: connection refused", "  b:2: no attempt finished"});
     }
     SUBCASE("the summary prints a pending failure first") {
         Fixture f({"db:5432"});
@@ -241,9 +249,10 @@ TEST_CASE("HumanReporter: connected, gave up, summary") {
         s.targets = 1;
         f.reporter.summary(s);
         auto lines = f.out_file.lines();
-        REQUIRE(lines.size() == 2);
+        REQUIRE(lines.size() == 3);
         CHECK(lines[0] == "db:5432 [10.0.0.5] attempt 1: connection refused (0.21 ms)");
         CHECK(lines[1].rfind("tcpretry: interrupted", 0) == 0);
+        CHECK(lines[2] == "  db:5432: refused: connection refused");
     }
 }
 
@@ -378,7 +387,8 @@ TEST_CASE("HumanReporter: --quiet prints nothing but errors, on the error output
     CHECK(f.out_file.text().empty());
     CHECK(f.err_file.lines() ==
           Lines{"tcpretry: db:5432 gave up after 3 attempts (last error: refused)",
-                "tcpretry: gave up, 0 of 1 target connected, 3 attempts, 3 failed, 1.0 s"});
+                "tcpretry: gave up, 0 of 1 target connected, 3 attempts, 3 failed, 1.0 s",
+                "  db:5432: refused: connection refused"});
 
     SUBCASE("a successful run is silent") {
         Fixture ok({"db:5432"}, HumanStyle{Verbosity::quiet, false});
@@ -431,4 +441,128 @@ TEST_CASE("HumanReporter: several targets keep their own state") {
               "db:5432 [10.0.0.5] attempt 1: connection refused (0.21 ms); retrying in 100 ms",
               "cache:6379 [10.0.0.7] attempt 1: connection refused (0.21 ms); retrying in 100 ms",
           });
+}
+
+TEST_CASE("HumanReporter: a run that fails names the targets that are not up, at most 10") {
+    std::vector<std::string> texts;
+    for (int i = 1; i <= 13; ++i)
+        texts.push_back("h" + std::to_string(i) + ":1");
+    HumanStyle quiet{Verbosity::quiet, false};
+    Fixture f(texts, quiet);
+    f.connected(1, 1ms, 1ms, "10.0.0.5", 0);
+    for (std::size_t i = 1; i < texts.size(); ++i)
+        f.failed(1, core::ErrorClass::timeout, "timed out", 3s, "10.0.0.5", i);
+    Summary s;
+    s.result = Result::timeout;
+    s.targets = texts.size();
+    s.connected = 1;
+    f.reporter.summary(s);
+    Lines lines = f.err_file.lines();
+    REQUIRE(lines.size() == 12);
+    CHECK(lines[0].rfind("tcpretry: timed out, 1 of 13 targets connected", 0) == 0);
+    CHECK(lines[1] == "  h2:1: timeout: timed out");
+    CHECK(lines[10] == "  h11:1: timeout: timed out");
+    CHECK(lines[11] == "  and 2 more");
+    CHECK(f.out_file.text().empty());
+}
+
+TEST_CASE("HumanReporter: a failed address of a round that connects is folded in") {
+    Fixture f({"localhost:5432"});
+    f.attempt(1, "::1");
+    f.failed(1, core::ErrorClass::refused, "connection refused", 100us, "::1");
+    f.attempt(1, "127.0.0.1");
+    f.connected(1, 200us, 1ms, "127.0.0.1");
+    CHECK(f.out_file.lines() ==
+          Lines{"localhost:5432 [127.0.0.1] connected on attempt 1 in 0.20 ms after 0.0 s "
+                "(after ::1: connection refused)"});
+
+    SUBCASE("with --verbose each failure has its own line") {
+        Fixture v({"localhost:5432"}, HumanStyle{Verbosity::verbose, false});
+        v.failed(1, core::ErrorClass::refused, "connection refused", 100us, "::1");
+        v.connected(1, 200us, 1ms, "127.0.0.1");
+        CHECK(v.out_file.lines() ==
+              Lines{"localhost:5432 [::1] attempt 1: connection refused (0.10 ms)",
+                    "localhost:5432 [127.0.0.1] connected on attempt 1 in 0.20 ms after 0.0 s"});
+    }
+}
+
+namespace {
+
+core::Event drop(std::size_t connection, bool outage, core::Duration uptime) {
+    core::Event e;
+    e.type = core::EventType::disconnected;
+    e.address = core::Endpoint{"10.0.0.5", 5432, core::Family::ipv4};
+    e.reason = core::DisconnectReason::closed;
+    e.connection = static_cast<unsigned>(connection);
+    e.uptime = uptime;
+    e.outage = outage;
+    return e;
+}
+
+core::Event numbered(core::Event e, unsigned connection) {
+    e.connection = connection;
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("HumanReporter: watch mode, a recycled connection is one line, repeats summarised") {
+    HumanStyle watch{};
+    watch.watch = true;
+    Fixture f({"db:5432"}, watch);
+    auto up = [&](unsigned n) {
+        auto e = f.event(core::EventType::connected, n);
+        e.address = core::Endpoint{"10.0.0.5", 5432, core::Family::ipv4};
+        e.duration = 300us;
+        f.reporter.on_event(numbered(e, n));
+    };
+    up(1);
+    f.reporter.on_event(drop(1, false, 60s));
+    up(2);
+    f.at(5s);
+    f.reporter.on_event(drop(2, false, 60s));
+    up(3);
+    f.at(11s);
+    f.reporter.on_event(drop(3, false, 60s));
+    up(4);
+    CHECK(f.out_file.lines() ==
+          Lines{"db:5432 [10.0.0.5] connected (connection 1) in 0.30 ms",
+                "db:5432 [10.0.0.5] connection 1 recycled: closed by peer after 1m00s; "
+                "reconnected (connection 2) in 0.30 ms",
+                "db:5432 2 more connections recycled (closed by peer)"});
+
+    SUBCASE("an outage is said at once, and with its reconnect delay") {
+        f.out_file.clear();
+        f.reporter.on_event(drop(4, true, 2s));
+        f.retry(9, 500ms);
+        CHECK(f.out_file.lines() ==
+              Lines{"db:5432 [10.0.0.5] disconnected: closed by peer after 2.0 s, outage; "
+                    "reconnecting in 500 ms"});
+    }
+}
+
+TEST_CASE("HumanReporter: --timestamps starts each line with the local time") {
+    HumanStyle style{};
+    style.timestamps = true;
+    MemoryFile out_file, err_file;
+    Output out{out_file.file()}, err{err_file.file()};
+    // 2026-12-01 10:04:05 local time, whatever the zone.
+    std::tm tm{};
+    tm.tm_year = 126;
+    tm.tm_mon = 11;
+    tm.tm_mday = 1;
+    tm.tm_hour = 10;
+    tm.tm_min = 4;
+    tm.tm_sec = 5;
+    tm.tm_isdst = -1;
+    auto wall = std::chrono::system_clock::from_time_t(std::mktime(&tm));
+    HumanReporter r(out, err, Fixture::targets({"db:5432"}), style, core::Clock::now,
+                    [wall] { return wall; });
+    core::Event e;
+    e.type = core::EventType::connected;
+    e.attempt = 1;
+    e.duration = 1ms;
+    r.on_event(e);
+    CHECK(out_file.lines() ==
+          Lines{"2026-12-01 10:04:05 db:5432 connected on attempt 1 in 1.0 ms after 0.0 s"});
 }

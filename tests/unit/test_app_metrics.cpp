@@ -223,16 +223,29 @@ TEST_CASE("Metrics::encode: ping probes set up/probe_success from the last probe
     CHECK(has_line(text, "tcpretry_connect_duration_seconds_count{target=\"p:1\"} 3"));
 }
 
-TEST_CASE("Metrics::encode: a watch-mode disconnect takes the target down") {
+TEST_CASE("Metrics::encode: a watch-mode outage takes the target down, a recycle does not") {
     Metrics m({"w:1"});
     m.on_event(attempt(0));
     m.on_event(connected(0, 1ms));
     CHECK(has_line(m.encode(), "tcpretry_up{target=\"w:1\"} 1"));
-    m.on_event(make_event(core::EventType::disconnected, 0));
+    auto recycled = make_event(core::EventType::disconnected, 0);
+    recycled.outage = false;
+    m.on_event(recycled);
+    m.on_event(connected(0, 1ms));
     std::string text = m.encode();
+    CHECK(has_line(text, "tcpretry_up{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_recycled_total{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_outages_total{target=\"w:1\"} 0"));
+
+    auto outage = make_event(core::EventType::disconnected, 0);
+    outage.outage = true;
+    m.on_event(outage);
+    text = m.encode();
     CHECK(has_line(text, "tcpretry_up{target=\"w:1\"} 0"));
-    CHECK(has_line(text, "tcpretry_disconnects_total{target=\"w:1\"} 1"));
-    CHECK(has_line(text, "tcpretry_connections_total{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_disconnects_total{target=\"w:1\"} 2"));
+    CHECK(has_line(text, "tcpretry_recycled_total{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_outages_total{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_connections_total{target=\"w:1\"} 2"));
 }
 
 TEST_CASE("Metrics::encode: label values are escaped in every sample") {
