@@ -53,8 +53,14 @@ void Metrics::on_event(const core::Event& e) {
         observe_connect(t, e.duration);
         break;
     case core::EventType::disconnected:
-        t.up = false;
+        // A recycled connection (reconnected at once) leaves the target up.
         ++t.disconnects;
+        if (e.outage) {
+            t.up = false;
+            ++t.outages;
+        } else {
+            ++t.recycled;
+        }
         break;
     case core::EventType::probe:
         ++t.attempts;
@@ -107,7 +113,9 @@ std::string Metrics::encode() const {
             fn(labels[i], m_metrics[i]);
     };
 
-    family(out, "tcpretry_up", "gauge", "Whether the target is connected (ping: the last probe succeeded).");
+    family(out, "tcpretry_up", "gauge",
+           "Whether the target is available (watch: connected or recycling a connection; ping: "
+           "the last probe succeeded).");
     each([&](const std::string& l, const TargetMetrics& t) {
         out += "tcpretry_up{" + l + "} " + (t.up ? "1" : "0") + "\n";
     });
@@ -128,6 +136,17 @@ std::string Metrics::encode() const {
     family(out, "tcpretry_disconnects_total", "counter", "Held connections that dropped (watch mode).");
     each([&](const std::string& l, const TargetMetrics& t) {
         out += "tcpretry_disconnects_total{" + l + "} " + std::to_string(t.disconnects) + "\n";
+    });
+    family(out, "tcpretry_recycled_total", "counter",
+           "Held connections the server closed that were re-established at once (watch mode; "
+           "not outages).");
+    each([&](const std::string& l, const TargetMetrics& t) {
+        out += "tcpretry_recycled_total{" + l + "} " + std::to_string(t.recycled) + "\n";
+    });
+    family(out, "tcpretry_outages_total", "counter",
+           "Times the target became unavailable after having been connected (watch mode).");
+    each([&](const std::string& l, const TargetMetrics& t) {
+        out += "tcpretry_outages_total{" + l + "} " + std::to_string(t.outages) + "\n";
     });
     family(out, "tcpretry_failures_total", "counter", "Failed attempts, by error class.");
     each([&](const std::string& l, const TargetMetrics& t) {

@@ -554,6 +554,14 @@ void Connector::restart() {
     schedule_retry();
 }
 
+void Connector::reconnect_after(Duration delay) {
+    if (m_state != State::connected)
+        return;
+    m_first_round_start.reset();
+    m_state = State::waiting;
+    m_retry_timer.start(delay);
+}
+
 void Connector::schedule_retry() {
     Duration delay = m_backoff.next();
     m_state = State::waiting;

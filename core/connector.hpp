@@ -19,7 +19,8 @@
 //   The round fails when every address failed (or nothing resolved, or the timer expired).
 //   Then: rounds exhausted or every address fatal -> gave up; else a retry timer with the
 //   backoff delay starts the next round. stop() cancels everything, the retry timer too.
-//   restart() after a handed-on connection ended schedules the next round the same way.
+//   restart() after a handed-on connection ended schedules the next round the same way;
+//   reconnect_after() schedules it without a backoff delay (a recycled connection).
 #pragma once
 
 #include "core/backoff.hpp"
@@ -84,6 +85,9 @@ class Connector {
     void stop();  // cancels timers, queries and sockets; emits nothing more
     // After a handed-on connection ended: the next round after the backoff delay.
     void restart();
+    // After a handed-on connection ended: the next round after `delay`, without a retry event
+    // and without touching the backoff (watch mode's immediate reconnect).
+    void reconnect_after(Duration delay);
     void reset_backoff() { m_backoff.reset(); }
 
     State state() const { return m_state; }
