@@ -6,19 +6,21 @@
 #include "core/expect.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unordered_map>
 
 namespace tcpretry::app {
 
 namespace {
 
 using core::Duration;
+using core::quote;
 
 const char* const k_description =
     "Connect to TCP endpoints, retrying with capped exponential backoff until they accept, and\n"
@@ -27,21 +29,24 @@ const char* const k_description =
     "reconnects; --count probes repeatedly with latency statistics.";
 
 const char* const k_footer =
-    "TARGET is HOST:PORT, IPV4:PORT, [IPV6]:PORT or [IPV6%ZONE]:PORT; PORT is 1-65535 or a\n"
-    "service name. DUR is 250ms, 1.5s, 2m, 1h or a number of seconds.\n"
+    "TARGET is HOST:PORT, IPV4:PORT, [IPV6]:PORT or [IPV6%ZONE]:PORT, each also as\n"
+    "tcp://TARGET; PORT is 1-65535 or a service name. DUR is 250ms, 1.5s, 2m, 1h, 1m30s or a\n"
+    "number of seconds; --timeout 0 means no deadline. REGEX is POSIX extended (no \\d: use\n"
+    "[0-9]); its ^ and $ match at LF and CRLF line ends. With --json the output is JSON lines,\n"
+    "one per event: -q and -v have no effect.\n"
     "Exit status: 0 ready (or COMMAND's status), 1 gave up, 2 usage error, 124 --timeout,\n"
     "125 internal error, 126/127 COMMAND not executable/not found, 130 SIGINT, 141 output\n"
     "closed, 143 SIGTERM. --watch: 0 if connected when stopped, else 1. --count: 0 if every\n"
     "target answered a probe, else 1. See tcpretry(1) and docs/json-events.md.";
 
-using core::quote;
+const char* const k_duration_hint = "a duration such as 250ms, 1.5s, 1m30s or seconds";
 
 std::optional<double> parse_number(std::string_view text) {
     double v = 0;
     if (text.empty() || text[0] == '+' || text[0] == ' ')
         return std::nullopt;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v,
-                                     std::chars_format::fixed);
+    auto [end, ec] =
+        std::from_chars(text.data(), text.data() + text.size(), v, std::chars_format::fixed);
     if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v))
         return std::nullopt;
     return v;
@@ -61,6 +66,579 @@ class UsageFormatter : public CLI::Formatter {
         return "Usage: tcpretry [OPTIONS] TARGET... [-- COMMAND [ARG]...]\n";
     }
 };
+
+// One option's text as given. CLI11 only collects; the validators below decide.
+struct Flag {
+    CLI::Option* opt = nullptr;
+    std::string text;
+    bool given() const { return opt->count() > 0; }
+    std::string name() const { return opt->get_name(); }
+};
+
+// Every flag of the command line, as CLI11 collected it, by help group.
+struct Raw {
+    // Retry
+    Flag timeout, attempts, connect_timeout, initial, max, multiplier, jitter, seed, quorum,
+        parallel, targets_file;
+    bool once = false, all = false, any = false;
+    // Watch and check
+    bool watch = false;
+    Flag stable_after, keepalive, recheck, send, expect, expect_timeout;
+    // Ping
+    Flag count, interval;
+    // Network
+    bool only4 = false, only6 = false;
+    Flag source, resolver;
+    // Output
+    bool json = false, quiet = false, verbose = false, timestamps = false, no_timestamps = false;
+    Flag format, metrics, color;
+    // Left over after the flags: the TARGETs (and unknown options).
+    std::vector<std::string> words;
+};
+
+// The one shape of an invalid-value message: "--multiplier: invalid value '2000' (1 to 1000)".
+UsageError invalid(const Flag& f, std::string_view hint) {
+    return UsageError{f.name() + ": invalid value " + quote(f.text) + " (" + std::string(hint) +
+                      ")"};
+}
+
+// A DUR flag that was given; `positive` rejects 0.
+std::optional<UsageError> read_duration(const Flag& f, Duration& out, bool positive = false) {
+    auto d = core::parse_duration(f.text);
+    if (!d)
+        return invalid(f, k_duration_hint);
+    if (positive && *d <= Duration::zero())
+        return invalid(f, "more than 0");
+    out = *d;
+    return std::nullopt;
+}
+
+// Defaults shown in --help come from the constants the code uses, so they cannot drift.
+std::string dur(Duration d) {
+    return core::format_duration_arg(d);
+}
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+Flag option(CLI::App& app, const std::string& names, std::string& text, const std::string& help,
+            const char* type, const char* group) {
+    Flag f;
+    f.opt = app.add_option(names, text, help)->type_name(type)->group(group);
+    return f;
+}
+
+void add_retry_flags(CLI::App& app, Raw& r) {
+    const char* g = "Retry";
+    r.timeout = option(app, "-t,--timeout", r.timeout.text, "Overall deadline (exit 124; 0: none)",
+                       "DUR", g);
+    r.timeout.opt->default_str("none");
+    r.attempts = option(app, "-n,--attempts", r.attempts.text,
+                        "Give up on a target after N rounds (0: never)", "N", g);
+    r.attempts.opt->default_str("0");
+    app.add_flag("--once", r.once, "Same as --attempts 1")->group(g);
+    r.connect_timeout = option(app, "-T,--connect-timeout", r.connect_timeout.text,
+                               "Deadline of one round (resolve + connect)", "DUR", g);
+    r.connect_timeout.opt->default_str(dur(core::k_connect_timeout));
+    r.initial =
+        option(app, "--initial-delay", r.initial.text,
+               "First retry delay (watch: " + dur(core::k_watch_initial_delay) + ")", "DUR", g);
+    r.initial.opt->default_str(dur(core::k_initial_delay));
+    r.max = option(app, "--max-delay", r.max.text,
+                   "Retry delay cap (watch: " + dur(core::k_watch_max_delay) + ")", "DUR", g);
+    r.max.opt->default_str(dur(core::k_max_delay));
+    r.multiplier = option(app, "--multiplier", r.multiplier.text,
+                          "Delay growth per failed round (1 to 1000)", "X", g);
+    r.multiplier.opt->default_str(number(core::k_multiplier));
+    r.jitter = option(app, "--jitter", r.jitter.text,
+                      "Randomise each delay by +/- this fraction (0-1)", "FRACTION", g);
+    r.jitter.opt->default_str(number(core::k_jitter));
+    r.seed =
+        option(app, "--seed", r.seed.text, "Seed for the jitter (reproducible delays)", "N", g);
+    r.seed.opt->default_str("random");
+    app.add_flag("--all", r.all, "Succeed when all targets connected (default)")->group(g);
+    app.add_flag("--any", r.any, "Succeed when any target connected; stop the others")->group(g);
+    r.quorum = option(app, "--quorum", r.quorum.text, "Succeed when N targets connected", "N", g);
+    r.parallel = option(app, "--parallel", r.parallel.text,
+                        "Rounds in flight at once, over all targets", "N", g);
+    r.parallel.opt->default_str(std::to_string(core::k_parallel));
+    r.targets_file =
+        option(app, "--targets-file", r.targets_file.text,
+               "Read TARGETs from FILE, one a line ('-': stdin; '#' comments)", "FILE", g);
+}
+
+void add_check_flags(CLI::App& app, Raw& r) {
+    const char* g = "Watch and check";
+    app.add_flag("-w,--watch", r.watch,
+                 "Stay connected; report drops and reconnect (until SIGINT/SIGTERM/--timeout)")
+        ->group(g);
+    r.stable_after = option(app, "--stable-after", r.stable_after.text,
+                            "Watch: a connection up this long resets the retry delay", "DUR", g);
+    r.stable_after.opt->default_str(dur(core::k_stable_after));
+    r.keepalive = option(app, "--keepalive", r.keepalive.text,
+                         "Watch: declare a silent dead peer after DUR (0: off, >= 2s)", "DUR", g);
+    r.keepalive.opt->default_str(dur(core::k_keepalive));
+    r.recheck = option(app, "--recheck", r.recheck.text,
+                       "Watch: also make a fresh connect (and check) every DUR; a failed one "
+                       "starts an outage even while the held connection lives",
+                       "DUR", g);
+    r.recheck.opt->default_str("off");
+    r.send =
+        option(app, "--send", r.send.text,
+               "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)", "STRING", g);
+    r.expect = option(app, "--expect", r.expect.text,
+                      "Ready only when the reply matches REGEX (POSIX extended)", "REGEX", g);
+    r.expect_timeout = option(app, "--expect-timeout", r.expect_timeout.text,
+                              "How long to wait for the reply", "DUR", g);
+    r.expect_timeout.opt->default_str("connect timeout");
+}
+
+void add_ping_flags(CLI::App& app, Raw& r) {
+    const char* g = "Ping";
+    r.count =
+        option(app, "-c,--count", r.count.text,
+               "Ping mode: N probes per target, each a fresh connect (0: until stopped)", "N", g);
+    r.interval =
+        option(app, "-i,--interval", r.interval.text, "Ping mode: time between probes", "DUR", g);
+    r.interval.opt->default_str(dur(core::k_probe_interval));
+}
+
+void add_network_flags(CLI::App& app, Raw& r) {
+    const char* g = "Network";
+    app.add_flag("-4", r.only4, "IPv4 only")->group(g);
+    app.add_flag("-6", r.only6, "IPv6 only")->group(g);
+    r.source = option(app, "--source", r.source.text, "Bind this local address", "ADDR", g);
+    r.resolver = option(app, "--resolver", r.resolver.text,
+                        "Ask this DNS server instead of /etc/resolv.conf", "ADDR[:PORT]", g);
+}
+
+void add_output_flags(CLI::App& app, Raw& r) {
+    const char* g = "Output";
+    app.add_flag("-j,--json", r.json, "JSON Lines, one event per line (same as --format json)")
+        ->group(g);
+    r.format = option(app, "--format", r.format.text,
+                      "human, json (JSON Lines) or prometheus (metrics at the end)", "FORMAT", g);
+    r.format.opt->default_str("human");
+    r.metrics =
+        option(app, "--metrics-listen", r.metrics.text,
+               "Serve live Prometheus metrics at http://ADDR:PORT/metrics (:PORT: all addresses)",
+               "ADDR:PORT", g);
+    app.add_flag("-q,--quiet", r.quiet, "Print nothing but errors (no effect with --json)")
+        ->group(g);
+    app.add_flag("-v,--verbose", r.verbose, "Print every event (no summarising of repeats)")
+        ->group(g);
+    app.add_flag("--timestamps", r.timestamps,
+                 "Start each human line with the local time (default in watch mode when stdout "
+                 "is not a terminal)")
+        ->group(g);
+    app.add_flag("--no-timestamps", r.no_timestamps, "Do not start human lines with the time")
+        ->group(g);
+    r.color =
+        option(app, "--color", r.color.text, "Colour human output: auto|always|never", "WHEN", g);
+    r.color.opt->default_str("auto");
+}
+
+// wait-for-it's "-h HOST -p PORT" habit: help and exit 0 would let an entrypoint
+// "tcpretry -h db -p 5432 -- migrate" look like success without running migrate. So -h/--help
+// beside a word that is no option (or a COMMAND) is a usage error.
+std::optional<UsageError> help_beside_words(const std::vector<std::string>& rest, bool command) {
+    std::string host, port;
+    bool word = command;
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+        const std::string& a = rest[i];
+        if ((a == "-p" || a == "--port") && i + 1 < rest.size()) {
+            port = rest[++i];
+            word = true;
+        } else if (a.size() < 2 || a[0] != '-') {
+            word = true;
+            if (host.empty())
+                host = a;
+        }
+    }
+    if (!word)
+        return std::nullopt;
+    std::string message = "tcpretry takes HOST:PORT; -h is --help";
+    std::string target =
+        host.find(':') == std::string::npos && !port.empty() ? host + ":" + port : host;
+    if (!target.empty() && std::holds_alternative<core::Target>(core::parse_target(target)))
+        message += " (did you mean 'tcpretry " + target + "'?)";
+    return UsageError{message};
+}
+
+// "--once=3": CLI11 would read the 3 as "true".
+std::optional<UsageError> switch_with_value(const CLI::App& app,
+                                            const std::vector<std::string>& args) {
+    for (const std::string& a : args) {
+        auto eq = a.find('=');
+        if (a.rfind("--", 0) != 0 || eq == std::string::npos)
+            continue;
+        const CLI::Option* opt = app.get_option_no_throw(a.substr(0, eq));
+        if (opt && opt->get_items_expected_max() == 0)
+            return UsageError{a.substr(0, eq) + ": invalid value " + quote(a.substr(eq + 1)) +
+                              " (a switch takes no value)"};
+    }
+    return std::nullopt;
+}
+
+// CLI11's own errors, in the shape of ours: "--timeout: missing value (DUR)".
+UsageError from_cli11(const CLI::ParseError& e) {
+    std::string m = e.what();
+    if (auto nl = m.find('\n'); nl != std::string::npos)
+        m.resize(nl);
+    auto colon = m.find(": ");
+    std::string flag = colon == std::string::npos ? "" : m.substr(0, colon);
+    if (!flag.empty() && flag[0] == '-') {
+        if (m.find(" missing") != std::string::npos) {
+            auto type = m.find(" required ");
+            std::string what = type == std::string::npos ? "" : m.substr(type + 10);
+            what = what.substr(0, what.find(" missing"));
+            return UsageError{flag + ": missing value" + (what.empty() ? "" : " (" + what + ")")};
+        }
+        if (m.find("At Most") != std::string::npos)
+            return UsageError{flag + ": given more than once"};
+    }
+    return UsageError{m + " (see --help)"};
+}
+
+std::optional<UsageError> check_output(const Raw& r, Options& o) {
+    if (r.quiet && r.verbose)
+        return UsageError{"--quiet and --verbose exclude each other"};
+    if (r.timestamps && r.no_timestamps)
+        return UsageError{"--timestamps and --no-timestamps exclude each other"};
+    o.format = r.json ? Format::json : Format::human;
+    if (r.format.given()) {
+        if (r.format.text == "human")
+            o.format = Format::human;
+        else if (r.format.text == "json")
+            o.format = Format::json;
+        else if (r.format.text == "prometheus")
+            o.format = Format::prometheus;
+        else
+            return invalid(r.format, "human, json or prometheus");
+        if (r.json && o.format != Format::json)
+            return UsageError{"--json and --format " + quote(r.format.text) +
+                              " contradict each other"};
+    }
+    if (r.metrics.given()) {
+        const char* hint =
+            "ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464, or :PORT for all addresses";
+        if (r.metrics.text.size() > 1 && r.metrics.text[0] == ':') {
+            // All addresses: [::], which takes IPv4 too (dual stack).
+            auto port = parse_count(std::string_view(r.metrics.text).substr(1));
+            if (!port || *port == 0 || *port > 65535)
+                return invalid(r.metrics, hint);
+            o.metrics_listen = core::parse_numeric_address("::", static_cast<uint16_t>(*port));
+        } else {
+            auto parsed = core::parse_target(r.metrics.text);
+            auto* t = std::get_if<core::Target>(&parsed);
+            if (!t || !t->numeric || r.metrics.text.find("://") != std::string::npos)
+                return invalid(r.metrics, hint);
+            o.metrics_listen = t->numeric;
+        }
+    }
+    // JSON lines are the whole output: every event is a line, -q and -v change nothing.
+    o.verbosity = o.format == Format::json ? Verbosity::normal
+                  : r.quiet                ? Verbosity::quiet
+                  : r.verbose              ? Verbosity::verbose
+                                           : Verbosity::normal;
+    if (r.timestamps && o.format != Format::human)
+        return UsageError{"--timestamps has no effect with --format " +
+                          std::string(o.format == Format::json ? "json" : "prometheus") +
+                          " (it is for human output)"};
+    if (r.timestamps || r.no_timestamps)
+        o.timestamps = r.timestamps;
+    if (!r.color.given() || r.color.text == "auto")
+        o.color = ColorMode::automatic;
+    else if (r.color.text == "always")
+        o.color = ColorMode::always;
+    else if (r.color.text == "never")
+        o.color = ColorMode::never;
+    else
+        return invalid(r.color, "auto, always or never");
+    return std::nullopt;
+}
+
+// A flag the chosen mode would ignore is a mistake worth hearing about.
+std::optional<UsageError> unused(const Flag& f, const char* mode) {
+    if (f.given())
+        return UsageError{f.name() + " has no effect " + mode};
+    return std::nullopt;
+}
+
+// --watch, --count and the flags only one of them takes.
+std::optional<UsageError> check_mode(const Raw& r, Options& o) {
+    if (r.count.given()) {
+        auto n = parse_count(r.count.text);
+        if (!n)
+            return invalid(r.count, "a whole number >= 0");
+        o.count = *n;
+        if (r.watch)
+            return UsageError{"--count (ping mode) and --watch exclude each other"};
+        if (!o.command.empty())
+            return UsageError{"-- COMMAND cannot be used with --count (ping mode)"};
+    }
+    if (r.interval.given()) {
+        if (!o.count)
+            return UsageError{"--interval needs --count (ping mode)"};
+        if (auto e = read_duration(r.interval, o.interval))
+            return e;
+        if (o.interval < std::chrono::milliseconds(1))
+            return invalid(r.interval, "at least 1ms");
+    }
+    if (!r.watch) {
+        for (const Flag* f : {&r.stable_after, &r.keepalive, &r.recheck})
+            if (auto e = unused(*f, "without --watch"))
+                return e;
+    }
+    if (o.count) {
+        for (const Flag* f : {&r.attempts, &r.initial, &r.max, &r.multiplier, &r.jitter, &r.quorum})
+            if (auto e = unused(*f, "with --count (probes are not retried)"))
+                return e;
+        if (r.once || r.any)
+            return UsageError{std::string(r.once ? "--once" : "--any") +
+                              " has no effect with --count (probes are not retried)"};
+    }
+    o.watch = r.watch;
+    if (r.watch) {
+        o.backoff.initial = core::k_watch_initial_delay;
+        o.backoff.max = core::k_watch_max_delay;
+        if (!o.command.empty())
+            return UsageError{
+                "-- COMMAND cannot be used with --watch (a watch does not end in success)"};
+    }
+    if (r.stable_after.given()) {
+        if (auto e = read_duration(r.stable_after, o.stable_after))
+            return e;
+    }
+    if (r.keepalive.given()) {
+        if (auto e = read_duration(r.keepalive, o.keepalive))
+            return e;
+        if (o.keepalive != Duration::zero() && o.keepalive < core::k_min_keepalive)
+            return invalid(r.keepalive, "0 to turn it off, or at least 2s");
+    }
+    if (r.recheck.given()) {
+        Duration d;
+        if (auto e = read_duration(r.recheck, d, true))
+            return e;
+        o.recheck = d;
+    }
+    return std::nullopt;
+}
+
+// Deadlines, attempts and the backoff.
+std::optional<UsageError> check_retry(const Raw& r, Options& o) {
+    if (r.all + r.any + r.quorum.given() > 1)
+        return UsageError{"--all, --any and --quorum exclude each other"};
+    if (r.timeout.given()) {
+        Duration d;
+        if (auto e = read_duration(r.timeout, d))
+            return e;
+        if (d > Duration::zero()) // 0: no deadline, as wait-for-it's -t 0
+            o.timeout = d;
+    }
+    if (r.once && r.attempts.given())
+        return UsageError{"--once and --attempts exclude each other"};
+    if (r.once)
+        o.attempts = 1;
+    if (r.attempts.given()) {
+        auto n = parse_count(r.attempts.text);
+        if (!n)
+            return invalid(r.attempts, "a whole number >= 0");
+        o.attempts = *n;
+    }
+    if (r.connect_timeout.given()) {
+        if (auto e = read_duration(r.connect_timeout, o.connect_timeout, true))
+            return e;
+    }
+    if (r.initial.given()) {
+        if (auto e = read_duration(r.initial, o.backoff.initial))
+            return e;
+    }
+    if (r.max.given()) {
+        if (auto e = read_duration(r.max, o.backoff.max))
+            return e;
+    }
+    o.backoff.initial = std::max(o.backoff.initial, core::k_min_delay);
+    o.backoff.max = std::max(o.backoff.max, core::k_min_delay);
+    if (o.backoff.initial > o.backoff.max) {
+        if (r.initial.given() && r.max.given())
+            return UsageError{"--initial-delay " + quote(r.initial.text) +
+                              " is above --max-delay " + quote(r.max.text)};
+        // Only one was given: the other default moves to match it.
+        if (r.initial.given())
+            o.backoff.max = o.backoff.initial;
+        else
+            o.backoff.initial = o.backoff.max;
+    }
+    if (r.multiplier.given()) {
+        auto m = parse_number(r.multiplier.text);
+        if (!m || *m < 1 || *m > 1000)
+            return invalid(r.multiplier, "1 to 1000");
+        o.backoff.multiplier = *m;
+    }
+    if (r.jitter.given()) {
+        auto j = parse_number(r.jitter.text);
+        if (!j || *j < 0 || *j > 1)
+            return invalid(r.jitter, "a fraction from 0 to 1");
+        o.backoff.jitter = *j;
+    }
+    if (r.seed.given()) {
+        uint64_t seed = 0;
+        const std::string& t = r.seed.text;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), seed);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+            return invalid(r.seed, "a whole number from 0 to 18446744073709551615");
+        o.seed = seed;
+    }
+    if (r.parallel.given()) {
+        auto n = parse_count(r.parallel.text);
+        if (!n || *n == 0)
+            return invalid(r.parallel, "a whole number >= 1");
+        o.parallel = *n;
+    }
+    return std::nullopt;
+}
+
+// --send / --expect / --expect-timeout (after check_retry: the check's deadline defaults to
+// the connect timeout).
+std::optional<UsageError> check_check(const Raw& r, Options& o) {
+    if (!r.send.given() && !r.expect.given()) {
+        if (r.expect_timeout.given())
+            return UsageError{"--expect-timeout needs --expect or --send"};
+        return std::nullopt;
+    }
+    core::CheckOptions c;
+    c.timeout = o.connect_timeout;
+    auto sent = core::parse_escapes(r.send.text);
+    if (auto* e = std::get_if<core::EscapeError>(&sent))
+        return invalid(r.send, e->message);
+    c.send = std::get<std::string>(sent);
+    if (r.expect.given()) {
+        auto m = core::Matcher::compile(r.expect.text);
+        if (auto* e = std::get_if<std::string>(&m))
+            return invalid(r.expect, *e);
+        c.expect = std::get<core::Matcher>(std::move(m));
+    }
+    if (r.expect_timeout.given()) {
+        if (auto e = read_duration(r.expect_timeout, c.timeout, true))
+            return e;
+    }
+    o.check = std::move(c);
+    return std::nullopt;
+}
+
+std::optional<UsageError> check_network(const Raw& r, Options& o) {
+    if (r.only4 && r.only6)
+        return UsageError{"-4 and -6 exclude each other"};
+    if (r.only4)
+        o.family = core::Family::ipv4;
+    if (r.only6)
+        o.family = core::Family::ipv6;
+    if (r.source.given()) {
+        auto addr = core::parse_numeric_address(r.source.text, 0);
+        if (!addr)
+            return invalid(r.source, "a numeric IP address");
+        if (o.family && *o.family != addr->family())
+            return UsageError{"--source " + quote(r.source.text) + " does not match -4/-6"};
+        o.source = addr;
+        o.family = addr->family(); // only addresses the source can reach
+    }
+    if (r.resolver.given()) {
+        auto resolver = parse_resolver(r.resolver.text);
+        if (!resolver)
+            return invalid(r.resolver, "ADDR, ADDR:PORT or [IPV6]:PORT");
+        o.resolver = resolver;
+    }
+    return std::nullopt;
+}
+
+std::variant<std::string, UsageError> read_targets_file(const Flag& f) {
+    std::ostringstream content;
+    if (f.text == "-") {
+        content << std::cin.rdbuf();
+        return content.str();
+    }
+    std::ifstream in(f.text);
+    if (!in)
+        return UsageError{"--targets-file: cannot read " + quote(f.text) + ": " +
+                          std::strerror(errno)};
+    content << in.rdbuf();
+    return content.str();
+}
+
+// How a target is compared with the others: "DB.example.:5432" and "tcp://db.example:postgresql"
+// are one target.
+std::string target_key(const core::Target& t) {
+    std::string host = t.numeric ? t.numeric->host() : t.host;
+    if (!t.numeric && !host.empty() && host.back() == '.')
+        host.pop_back();
+    for (char& c : host)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return host + " " + std::to_string(t.port);
+}
+
+// A target given more than once stays as given (each copy probed): a warning says so.
+std::vector<std::string> duplicate_warnings(const std::vector<core::Target>& targets) {
+    std::unordered_map<std::string, std::size_t> times;
+    for (const auto& t : targets)
+        ++times[target_key(t)];
+    std::vector<std::string> warnings;
+    for (const auto& t : targets) {
+        auto it = times.find(target_key(t));
+        if (it == times.end() || it->second < 2)
+            continue;
+        warnings.push_back("target " + t.text + " is given " + std::to_string(it->second) +
+                           " times; each copy is probed");
+        times.erase(it); // one warning per target
+    }
+    return warnings;
+}
+
+// The TARGETs (arguments, then --targets-file), their families, and --any/--quorum.
+std::optional<UsageError> check_targets(const Raw& r, Options& o) {
+    for (const std::string& text : r.words) {
+        auto parsed = core::parse_target(text);
+        if (auto* e = std::get_if<core::TargetError>(&parsed))
+            return UsageError{e->message};
+        o.targets.push_back(std::get<core::Target>(std::move(parsed)));
+    }
+    if (r.targets_file.given()) {
+        auto text = read_targets_file(r.targets_file);
+        if (auto* e = std::get_if<UsageError>(&text))
+            return *e;
+        auto parsed =
+            parse_targets_file(std::get<std::string>(text),
+                               r.targets_file.text == "-" ? "stdin" : r.targets_file.text);
+        if (auto* e = std::get_if<UsageError>(&parsed))
+            return *e;
+        for (auto& t : std::get<std::vector<core::Target>>(parsed))
+            o.targets.push_back(std::move(t));
+        if (o.targets.empty())
+            return UsageError{"no TARGET given (the --targets-file " + quote(r.targets_file.text) +
+                              " lists none)"};
+    }
+    for (const auto& t : o.targets) {
+        if (t.numeric && o.family && t.numeric->family() != *o.family)
+            return UsageError{"target " + quote(t.text) + " is " +
+                              std::string(core::family_name(t.numeric->family())) + " but only " +
+                              std::string(core::family_name(*o.family)) +
+                              " is allowed (-4/-6/--source)"};
+    }
+    o.needed = r.any ? 1 : o.targets.size();
+    if (r.quorum.given()) {
+        auto n = parse_count(r.quorum.text);
+        if (!n || *n == 0 || *n > o.targets.size())
+            return invalid(r.quorum, "1 to " + std::to_string(o.targets.size()) +
+                                         ", the number of targets given");
+        o.needed = *n;
+    }
+    o.warnings = duplicate_warnings(o.targets);
+    return std::nullopt;
+}
 
 } // namespace
 
@@ -97,7 +675,8 @@ std::variant<std::vector<core::Target>, UsageError> parse_targets_file(std::stri
         line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
         auto parsed = core::parse_target(line);
         if (auto* e = std::get_if<core::TargetError>(&parsed))
-            return UsageError{std::string(name) + ":" + std::to_string(line_no) + ": " + e->message};
+            return UsageError{std::string(name) + ":" + std::to_string(line_no) + ": " +
+                              e->message};
         targets.push_back(std::get<core::Target>(std::move(parsed)));
     }
     return targets;
@@ -153,404 +732,52 @@ ParseResult parse_options(int argc, const char* const* argv) {
     if (in_command && o.command.empty())
         return UsageError{"missing COMMAND after '--'"};
 
-    // Defaults shown in --help come from the constants the code uses, so they cannot drift.
-    auto dur = core::format_duration_arg;
-    auto number = [](double v) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%g", v);
-        return std::string(buf);
-    };
-
     CLI::App app{k_description, "tcpretry"};
     app.footer(k_footer);
     auto formatter = std::make_shared<UsageFormatter>();
     formatter->column_width(34);
     app.formatter(formatter);
     app.set_version_flag("--version", std::string("tcpretry ") + version());
-
-    std::vector<std::string> target_args;
-    std::string quorum_s, parallel_s, targets_file_s, count_s, interval_s, format_s, metrics_s;
-    std::string send_s, expect_s, expect_timeout_s, stable_after_s, keepalive_s;
-    bool watch = false;
-    std::string timeout_s, attempts_s, connect_timeout_s, initial_s, max_s, multiplier_s, jitter_s,
-        seed_s, source_s, resolver_s, color_s = "auto";
-    bool once = false, all = false, any = false, json = false, quiet = false, verbose = false,
-         only4 = false, only6 = false;
-
     // TARGETs are what CLI11 leaves over: as a positional option it would split "[a,b]" into
     // two and strip "[::1]"'s brackets.
     app.allow_extras();
 
-    const char* retry = "Retry";
-    auto* o_timeout = app.add_option("-t,--timeout", timeout_s, "Overall deadline (exit 124)")
-                          ->type_name("DUR")->default_str("none")->group(retry);
-    auto* o_attempts = app.add_option("-n,--attempts", attempts_s,
-                                      "Give up on a target after N rounds (0: never)")
-                           ->type_name("N")->default_str("0")->group(retry);
-    app.add_flag("--once", once, "Same as --attempts 1")->group(retry);
-    auto* o_ct = app.add_option("-T,--connect-timeout", connect_timeout_s,
-                                "Deadline of one round (resolve + connect)")
-                     ->type_name("DUR")->default_str(dur(core::k_connect_timeout))->group(retry);
-    auto* o_initial = app.add_option("--initial-delay", initial_s, "First retry delay (watch: " + dur(core::k_watch_initial_delay) + ")")
-                          ->type_name("DUR")->default_str(dur(core::k_initial_delay))->group(retry);
-    auto* o_max = app.add_option("--max-delay", max_s, "Retry delay cap (watch: " + dur(core::k_watch_max_delay) + ")")
-                      ->type_name("DUR")->default_str(dur(core::k_max_delay))->group(retry);
-    auto* o_mult = app.add_option("--multiplier", multiplier_s, "Delay growth per failed round (>= 1)")
-                       ->type_name("X")->default_str(number(core::k_multiplier))->group(retry);
-    auto* o_jitter = app.add_option("--jitter", jitter_s,
-                                    "Randomise each delay by +/- this fraction (0-1)")
-                         ->type_name("FRACTION")->default_str(number(core::k_jitter))->group(retry);
-    auto* o_seed = app.add_option("--seed", seed_s, "Seed for the jitter (reproducible delays)")
-                       ->type_name("N")->default_str("random")->group(retry);
-    app.add_flag("--all", all, "Succeed when all targets connected (default)")->group(retry);
-    app.add_flag("--any", any, "Succeed when any target connected; stop the others")->group(retry);
-    auto* o_quorum = app.add_option("--quorum", quorum_s, "Succeed when N targets connected")
-                         ->type_name("N")->group(retry);
-    auto* o_parallel = app.add_option("--parallel", parallel_s,
-                                      "Rounds in flight at once, over all targets")
-                           ->type_name("N")->default_str(std::to_string(core::k_parallel))->group(retry);
-    auto* o_file = app.add_option("--targets-file", targets_file_s,
-                                  "Read TARGETs from FILE, one a line ('-': stdin; '#' comments)")
-                       ->type_name("FILE")->group(retry);
+    Raw raw;
+    add_retry_flags(app, raw);
+    add_check_flags(app, raw);
+    add_ping_flags(app, raw);
+    add_network_flags(app, raw);
+    add_output_flags(app, raw);
 
-    const char* check = "Watch and check";
-    app.add_flag("-w,--watch", watch,
-                 "Stay connected; report drops and reconnect (until SIGINT/SIGTERM/--timeout)")
-        ->group(check);
-    auto* o_stable = app.add_option("--stable-after", stable_after_s,
-                                    "Watch: a connection up this long resets the retry delay")
-                         ->type_name("DUR")->default_str(dur(core::k_stable_after))->group(check);
-    auto* o_keepalive = app.add_option("--keepalive", keepalive_s,
-                                       "Watch: declare a silent dead peer after DUR (0: off, >= 2s)")
-                            ->type_name("DUR")->default_str(dur(core::k_keepalive))->group(check);
-    auto* o_send = app.add_option("--send", send_s,
-                                  "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)")
-                       ->type_name("STRING")->group(check);
-    auto* o_expect = app.add_option("--expect", expect_s,
-                                    "Ready only when the reply matches REGEX (POSIX extended)")
-                         ->type_name("REGEX")->group(check);
-    auto* o_expect_timeout = app.add_option("--expect-timeout", expect_timeout_s,
-                                            "How long to wait for the reply")
-                                 ->type_name("DUR")->default_str("connect timeout")->group(check);
-
-    const char* ping = "Ping";
-    auto* o_count = app.add_option("-c,--count", count_s,
-                                   "Ping mode: N probes per target, each a fresh connect (0: until stopped)")
-                        ->type_name("N")->group(ping);
-    auto* o_interval = app.add_option("-i,--interval", interval_s, "Ping mode: time between probes")
-                           ->type_name("DUR")->default_str(dur(core::k_probe_interval))->group(ping);
-
-    const char* network = "Network";
-    app.add_flag("-4", only4, "IPv4 only")->group(network);
-    app.add_flag("-6", only6, "IPv6 only")->group(network);
-    auto* o_source = app.add_option("--source", source_s, "Bind this local address")
-                         ->type_name("ADDR")->group(network);
-    auto* o_resolver = app.add_option("--resolver", resolver_s,
-                                      "Ask this DNS server instead of /etc/resolv.conf")
-                           ->type_name("ADDR[:PORT]")->group(network);
-
-    const char* output = "Output";
-    app.add_flag("-j,--json", json, "JSON Lines, one event per line (same as --format json)")
-        ->group(output);
-    auto* o_format = app.add_option("--format", format_s,
-                                    "human, json (JSON Lines) or prometheus (metrics at the end)")
-                         ->type_name("FORMAT")->default_str("human")->group(output);
-    auto* o_metrics = app.add_option("--metrics-listen", metrics_s,
-                                     "Serve live Prometheus metrics at http://ADDR:PORT/metrics")
-                          ->type_name("ADDR:PORT")->group(output);
-    app.add_flag("-q,--quiet", quiet, "Print nothing but errors")->group(output);
-    app.add_flag("-v,--verbose", verbose, "Print every event (no summarising of repeats)")->group(output);
-    app.add_option("--color", color_s, "Colour human output: auto|always|never")
-        ->type_name("WHEN")->default_str("auto")->group(output);
-
+    if (auto e = switch_with_value(app, args))
+        return *e;
     std::reverse(args.begin(), args.end()); // CLI11 takes a reversed vector
     try {
         app.parse(args);
     } catch (const CLI::CallForHelp&) {
+        if (auto e = help_beside_words(app.remaining(), !o.command.empty()))
+            return *e;
         return EarlyExit{app.help()};
     } catch (const CLI::CallForAllHelp&) {
         return EarlyExit{app.help()};
     } catch (const CLI::CallForVersion& e) {
         return EarlyExit{std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
-        std::string msg = e.what();
-        if (auto nl = msg.find('\n'); nl != std::string::npos)
-            msg.resize(nl);
-        return UsageError{msg + " (see --help)"};
+        return from_cli11(e);
     }
-
-    auto set_duration = [&](Duration& out, CLI::Option* opt,
-                            const std::string& text) -> std::optional<UsageError> {
-        auto d = core::parse_duration(text);
-        if (!d)
-            return UsageError{"invalid duration " + quote(text) + " for " + opt->get_name() +
-                              " (use e.g. 250ms, 1.5s, 2m, 1h or seconds)"};
-        out = *d;
-        return std::nullopt;
-    };
 
     for (const std::string& a : app.remaining()) {
         if (a.size() > 1 && a[0] == '-')
             return UsageError{"unknown option " + quote(a) + " (see --help)"};
-        target_args.push_back(a);
+        raw.words.push_back(a);
     }
-    if (target_args.empty() && !o_file->count())
+    if (raw.words.empty() && !raw.targets_file.given())
         return UsageError{"no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])"};
 
-    if (all + any + (o_quorum->count() > 0) > 1)
-        return UsageError{"--all, --any and --quorum exclude each other"};
-    if (only4 && only6)
-        return UsageError{"-4 and -6 exclude each other"};
-    if (quiet && verbose)
-        return UsageError{"--quiet and --verbose exclude each other"};
-    o.format = json ? Format::json : Format::human;
-    if (o_format->count()) {
-        if (format_s == "human")
-            o.format = Format::human;
-        else if (format_s == "json")
-            o.format = Format::json;
-        else if (format_s == "prometheus")
-            o.format = Format::prometheus;
-        else
-            return UsageError{"invalid --format " + quote(format_s) + " (use human, json or prometheus)"};
-        if (json && o.format != Format::json)
-            return UsageError{"--json and --format " + quote(format_s) + " contradict each other"};
-    }
-    if (o_metrics->count()) {
-        auto parsed = core::parse_target(metrics_s);
-        auto* t = std::get_if<core::Target>(&parsed);
-        if (!t || !t->numeric)
-            return UsageError{"invalid --metrics-listen " + quote(metrics_s) +
-                              " (a numeric ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464)"};
-        o.metrics_listen = t->numeric;
-    }
-    o.verbosity = quiet ? Verbosity::quiet : verbose ? Verbosity::verbose : Verbosity::normal;
-    if (color_s == "auto")
-        o.color = ColorMode::automatic;
-    else if (color_s == "always")
-        o.color = ColorMode::always;
-    else if (color_s == "never")
-        o.color = ColorMode::never;
-    else
-        return UsageError{"invalid value " + quote(color_s) + " for --color (use auto, always or never)"};
-    if (only4)
-        o.family = core::Family::ipv4;
-    if (only6)
-        o.family = core::Family::ipv6;
-
-    if (o_timeout->count()) {
-        Duration d;
-        if (auto e = set_duration(d, o_timeout, timeout_s))
+    for (auto check :
+         {check_output, check_network, check_mode, check_retry, check_check, check_targets})
+        if (auto e = check(raw, o))
             return *e;
-        if (d <= Duration::zero())
-            return UsageError{"--timeout must be more than 0, got " + quote(timeout_s)};
-        o.timeout = d;
-    }
-    if (once && o_attempts->count())
-        return UsageError{"--once and --attempts exclude each other"};
-    if (once)
-        o.attempts = 1;
-    if (o_attempts->count()) {
-        auto n = parse_count(attempts_s);
-        if (!n)
-            return UsageError{"invalid count " + quote(attempts_s) + " for --attempts (a whole number >= 0)"};
-        o.attempts = *n;
-    }
-    if (o_ct->count()) {
-        if (auto e = set_duration(o.connect_timeout, o_ct, connect_timeout_s))
-            return *e;
-        if (o.connect_timeout <= Duration::zero())
-            return UsageError{"--connect-timeout must be more than 0, got " + quote(connect_timeout_s)};
-    }
-    if (o_count->count()) {
-        auto n = parse_count(count_s);
-        if (!n)
-            return UsageError{"invalid count " + quote(count_s) + " for --count (a whole number >= 0)"};
-        o.count = *n;
-        if (watch)
-            return UsageError{"--count (ping mode) and --watch exclude each other"};
-        if (!o.command.empty())
-            return UsageError{"-- COMMAND cannot be used with --count (ping mode)"};
-    }
-    if (o_interval->count()) {
-        if (!o.count)
-            return UsageError{"--interval needs --count (ping mode)"};
-        if (auto e = set_duration(o.interval, o_interval, interval_s))
-            return *e;
-        if (o.interval < std::chrono::milliseconds(1))
-            return UsageError{"--interval must be at least 1ms, got " + quote(interval_s)};
-    }
-    // A flag the chosen mode would ignore is a mistake worth hearing about.
-    auto unused = [&](CLI::Option* opt, const char* name, const char* mode) -> std::optional<UsageError> {
-        if (opt->count())
-            return UsageError{std::string(name) + " has no effect " + mode};
-        return std::nullopt;
-    };
-    for (auto [opt, name] : {std::pair{o_stable, "--stable-after"}, {o_keepalive, "--keepalive"}}) {
-        if (!watch) {
-            if (auto e = unused(opt, name, "without --watch"))
-                return *e;
-        }
-    }
-    if (o.count) {
-        for (auto [opt, name] :
-             {std::pair{o_attempts, "--attempts"}, {o_initial, "--initial-delay"},
-              {o_max, "--max-delay"}, {o_mult, "--multiplier"}, {o_jitter, "--jitter"},
-              {o_quorum, "--quorum"}}) {
-            if (auto e = unused(opt, name, "with --count (probes are not retried)"))
-                return *e;
-        }
-        if (once || any)
-            return UsageError{std::string(once ? "--once" : "--any") +
-                              " has no effect with --count (probes are not retried)"};
-    }
-    o.watch = watch;
-    if (watch) {
-        o.backoff.initial = core::k_watch_initial_delay;
-        o.backoff.max = core::k_watch_max_delay;
-        if (!o.command.empty())
-            return UsageError{"-- COMMAND cannot be used with --watch (a watch does not end in success)"};
-    }
-    if (o_stable->count()) {
-        if (auto e = set_duration(o.stable_after, o_stable, stable_after_s))
-            return *e;
-    }
-    if (o_keepalive->count()) {
-        if (auto e = set_duration(o.keepalive, o_keepalive, keepalive_s))
-            return *e;
-        if (o.keepalive != Duration::zero() && o.keepalive < core::k_min_keepalive)
-            return UsageError{"--keepalive " + quote(keepalive_s) + " is below 2s (use 0 to turn it off)"};
-    }
-    if (o_send->count() || o_expect->count()) {
-        core::CheckOptions c;
-        c.timeout = o.connect_timeout;
-        auto sent = core::parse_escapes(send_s);
-        if (auto* e = std::get_if<core::EscapeError>(&sent))
-            return UsageError{"invalid --send " + quote(send_s) + ": " + e->message};
-        c.send = std::get<std::string>(sent);
-        if (o_expect->count()) {
-            auto m = core::Matcher::compile(expect_s);
-            if (auto* e = std::get_if<std::string>(&m))
-                return UsageError{"invalid --expect regular expression " + quote(expect_s) + ": " + *e};
-            c.expect = std::get<core::Matcher>(std::move(m));
-        }
-        if (o_expect_timeout->count()) {
-            if (auto e = set_duration(c.timeout, o_expect_timeout, expect_timeout_s))
-                return *e;
-            if (c.timeout <= Duration::zero())
-                return UsageError{"--expect-timeout must be more than 0, got " + quote(expect_timeout_s)};
-        }
-        o.check = std::move(c);
-    } else if (o_expect_timeout->count()) {
-        return UsageError{"--expect-timeout needs --expect or --send"};
-    }
-    if (o_initial->count()) {
-        if (auto e = set_duration(o.backoff.initial, o_initial, initial_s))
-            return *e;
-    }
-    if (o_max->count()) {
-        if (auto e = set_duration(o.backoff.max, o_max, max_s))
-            return *e;
-    }
-    o.backoff.initial = std::max(o.backoff.initial, core::k_min_delay);
-    o.backoff.max = std::max(o.backoff.max, core::k_min_delay);
-    if (o.backoff.initial > o.backoff.max) {
-        if (o_initial->count() && o_max->count())
-            return UsageError{"--initial-delay " + quote(initial_s) + " is above --max-delay " +
-                              quote(max_s)};
-        // Only one was given: the other default moves to match it.
-        if (o_initial->count())
-            o.backoff.max = o.backoff.initial;
-        else
-            o.backoff.initial = o.backoff.max;
-    }
-    if (o_mult->count()) {
-        auto m = parse_number(multiplier_s);
-        if (!m || *m < 1 || *m > 1000)
-            return UsageError{"invalid multiplier " + quote(multiplier_s) + " (a number from 1 to 1000)"};
-        o.backoff.multiplier = *m;
-    }
-    if (o_jitter->count()) {
-        auto j = parse_number(jitter_s);
-        if (!j || *j < 0 || *j > 1)
-            return UsageError{"invalid jitter " + quote(jitter_s) + " (a fraction from 0 to 1)"};
-        o.backoff.jitter = *j;
-    }
-    if (o_seed->count()) {
-        uint64_t seed = 0;
-        auto [end, ec] = std::from_chars(seed_s.data(), seed_s.data() + seed_s.size(), seed);
-        if (seed_s.empty() || ec != std::errc() || end != seed_s.data() + seed_s.size())
-            return UsageError{"invalid seed " + quote(seed_s) + " (a whole number >= 0)"};
-        o.seed = seed;
-    }
-    if (o_source->count()) {
-        auto addr = core::parse_numeric_address(source_s, 0);
-        if (!addr)
-            return UsageError{"invalid --source address " + quote(source_s) + " (a numeric IP address)"};
-        if (o.family && *o.family != addr->family())
-            return UsageError{"--source " + quote(source_s) + " does not match -4/-6"};
-        o.source = addr;
-        o.family = addr->family(); // only addresses the source can reach
-    }
-    if (o_resolver->count()) {
-        auto r = parse_resolver(resolver_s);
-        if (!r)
-            return UsageError{"invalid --resolver " + quote(resolver_s) + " (use ADDR, ADDR:PORT or [IPV6]:PORT)"};
-        o.resolver = r;
-    }
-
-    for (const std::string& text : target_args) {
-        auto parsed = core::parse_target(text);
-        if (auto* e = std::get_if<core::TargetError>(&parsed))
-            return UsageError{e->message};
-        o.targets.push_back(std::get<core::Target>(std::move(parsed)));
-    }
-    if (o_file->count()) {
-        std::string text;
-        if (targets_file_s == "-") {
-            std::ostringstream in;
-            in << std::cin.rdbuf();
-            text = in.str();
-        } else {
-            std::ifstream in(targets_file_s);
-            if (!in)
-                return UsageError{"cannot read --targets-file " + quote(targets_file_s) + ": " +
-                                  std::strerror(errno)};
-            std::ostringstream content;
-            content << in.rdbuf();
-            text = content.str();
-        }
-        auto parsed = parse_targets_file(text, targets_file_s == "-" ? "stdin" : targets_file_s);
-        if (auto* e = std::get_if<UsageError>(&parsed))
-            return *e;
-        for (auto& t : std::get<std::vector<core::Target>>(parsed))
-            o.targets.push_back(std::move(t));
-        if (o.targets.empty())
-            return UsageError{"no TARGET given (the --targets-file " + quote(targets_file_s) +
-                              " lists none)"};
-    }
-    for (const auto& t : o.targets) {
-        if (t.numeric && o.family && t.numeric->family() != *o.family)
-            return UsageError{"target " + quote(t.text) + " is " +
-                              std::string(core::family_name(t.numeric->family())) +
-                              " but only " + std::string(core::family_name(*o.family)) +
-                              " is allowed (-4/-6/--source)"};
-    }
-
-    o.needed = any ? 1 : o.targets.size();
-    if (o_quorum->count()) {
-        auto n = parse_count(quorum_s);
-        if (!n || *n == 0 || *n > o.targets.size())
-            return UsageError{"invalid --quorum " + quote(quorum_s) + " (a number from 1 to the " +
-                              std::to_string(o.targets.size()) + " targets given)"};
-        o.needed = *n;
-    }
-    if (o_parallel->count()) {
-        auto n = parse_count(parallel_s);
-        if (!n || *n == 0)
-            return UsageError{"invalid --parallel " + quote(parallel_s) + " (a whole number >= 1)"};
-        o.parallel = *n;
-    }
     return o;
 }
 

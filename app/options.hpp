@@ -30,14 +30,19 @@ struct Options {
     std::size_t needed = 0;
     std::size_t parallel = core::k_parallel; // rounds in flight at once (--parallel)
     Format format = Format::human;
-    Verbosity verbosity = Verbosity::normal;
+    Verbosity verbosity = Verbosity::normal; // always normal with --json: every event is a line
     ColorMode color = ColorMode::automatic;
+    // --timestamps / --no-timestamps; unset: the default rule (watch mode, stdout not a
+    // terminal). Only human output: --timestamps with --json or prometheus is a usage error.
+    std::optional<bool> timestamps;
     std::vector<std::string> command; // after "--"
 
     // Watch mode: hold each connection, reconnect when it drops.
     bool watch = false;
     core::Duration stable_after = core::k_stable_after;
     core::Duration keepalive = core::k_keepalive; // zero: off
+    // --recheck: also make a fresh connect (and check) this often; watch mode only, > 0.
+    std::optional<core::Duration> recheck;
     // Ping mode (--count): probes per target, 0 = until stopped; one every interval.
     std::optional<unsigned> count;
     std::optional<core::SockAddr> metrics_listen; // serve /metrics here (--metrics-listen)
@@ -45,10 +50,14 @@ struct Options {
 
     // --send / --expect check; unset when neither was given.
     std::optional<core::CheckOptions> check;
+
+    // One line each, for the run to report as warning events; the plan stands as it is
+    // (a TARGET given twice is probed twice).
+    std::vector<std::string> warnings;
 };
 
 struct UsageError {
-    std::string message; // one line, naming the bad value
+    std::string message; // one line, naming the flag and the bad value
 };
 
 // --help or --version: print this text on stdout and exit 0.

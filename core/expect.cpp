@@ -1,8 +1,117 @@
 #include "core/expect.hpp"
 
+#include <optional>
+
 namespace tcpretry::core {
 
+namespace {
+
+bool is_ascii_letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// What to write instead of a Perl-style escape "\c" outside brackets.
+std::string escape_advice(char c) {
+    std::string e = std::string("\\") + c;
+    switch (c) {
+    case 'd':
+        return e + " is not POSIX ERE: use [0-9]";
+    case 'D':
+        return e + " is not POSIX ERE: use [^0-9]";
+    case 'w':
+        return e + " is not POSIX ERE: use [[:alnum:]_]";
+    case 'W':
+        return e + " is not POSIX ERE: use [^[:alnum:]_]";
+    case 's':
+        return e + " is not POSIX ERE: use [[:space:]]";
+    case 'S':
+        return e + " is not POSIX ERE: use [^[:space:]]";
+    case 'b':
+    case 'B':
+        return e + " (word boundary) is not POSIX ERE: match the neighbour, e.g. ([^[:alnum:]_]|$)";
+    case 'A':
+        return e + " is not POSIX ERE: use ^";
+    case 'z':
+    case 'Z':
+        return e + " is not POSIX ERE: use $";
+    case 'n':
+    case 'r':
+        return e + " is not POSIX ERE: use $ for a line end (CRLF counts), or [[:space:]]";
+    case 't':
+        return e + " is not POSIX ERE: use [[:blank:]]";
+    default:
+        return e + " is not a POSIX ERE escape: write " + c + " alone";
+    }
+}
+
+// Skips the bracket expression starting at pattern[i] == '['; returns the index past its ']'
+// (or the end), or sets `why` for a Perl class inside it ("[\d.]" is '\', 'd' or '.').
+std::size_t skip_bracket(std::string_view p, std::size_t i, std::optional<std::string>& why) {
+    std::size_t j = i + 1;
+    if (j < p.size() && p[j] == '^')
+        ++j;
+    if (j < p.size() && p[j] == ']')
+        ++j; // a leading ']' is a member
+    while (j < p.size() && p[j] != ']') {
+        if (p[j] == '[' && j + 1 < p.size() &&
+            (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+            // [:class:], [.coll.], [=equiv=]: up to the same delimiter and ']'.
+            char delim = p[j + 1];
+            std::size_t close = p.find(std::string{delim, ']'}, j + 2);
+            j = close == std::string_view::npos ? p.size() : close + 2;
+            continue;
+        }
+        if (p[j] == '\\' && j + 1 < p.size()) {
+            const char* cls = p[j + 1] == 'd'   ? "[:digit:]"
+                              : p[j + 1] == 'w' ? "[:alnum:]_"
+                              : p[j + 1] == 's' ? "[:space:]"
+                                                : nullptr;
+            if (cls) {
+                why = std::string("inside [...], \\") + p[j + 1] + " means '\\' or '" + p[j + 1] +
+                      "': use " + cls + ", as in [" + cls + "]";
+                return p.size();
+            }
+        }
+        ++j;
+    }
+    return j < p.size() ? j + 1 : j;
+}
+
+// The first escape POSIX ERE does not know, explained; nothing when there is none.
+std::optional<std::string> unknown_escape(std::string_view p) {
+    std::optional<std::string> why;
+    std::size_t i = 0;
+    while (i < p.size() && !why) {
+        if (p[i] == '\\') {
+            if (i + 1 < p.size() && is_ascii_letter(p[i + 1]))
+                return escape_advice(p[i + 1]);
+            i += 2; // "\." "\+" "\\" "\(" ... and back-references are fine
+        } else if (p[i] == '[') {
+            i = skip_bracket(p, i, why);
+        } else {
+            ++i;
+        }
+    }
+    return why;
+}
+
+// `data` without the CR of each CRLF.
+std::string without_cr_before_lf(std::string_view data) {
+    std::string out;
+    out.reserve(data.size());
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n')
+            continue;
+        out += data[i];
+    }
+    return out;
+}
+
+} // namespace
+
 std::variant<Matcher, std::string> Matcher::compile(const std::string& pattern) {
+    if (auto why = unknown_escape(pattern))
+        return *why;
     auto compiled = std::make_shared<Compiled>();
     int rc = regcomp(&compiled->re, pattern.c_str(), REG_EXTENDED | REG_NEWLINE);
     if (rc != 0) {
@@ -15,6 +124,12 @@ std::variant<Matcher, std::string> Matcher::compile(const std::string& pattern) 
 }
 
 bool Matcher::matches(std::string_view data) const {
+    if (matches_as_is(data))
+        return true;
+    return data.find("\r\n") != std::string_view::npos && matches_as_is(without_cr_before_lf(data));
+}
+
+bool Matcher::matches_as_is(std::string_view data) const {
     regmatch_t m[1];
     m[0].rm_so = 0;
     m[0].rm_eo = static_cast<regoff_t>(data.size());

@@ -18,14 +18,19 @@ inline constexpr std::size_t k_received_shown = 200;
 
 class Matcher {
   public:
-    // REG_EXTENDED | REG_NEWLINE: ^ and $ match at line starts and ends.
+    // REG_EXTENDED | REG_NEWLINE: ^ and $ match at line starts and ends. A backslash before
+    // a letter (Perl's \d, \w, \s, \b, ...; also \n, \r, \t) is an error naming the POSIX
+    // form to use: POSIX ERE has no such escapes, and glibc would quietly read "\d" as "d".
     static std::variant<Matcher, std::string> compile(const std::string& pattern);
 
-    // REG_STARTEND, so NUL bytes in the data do not cut it short.
+    // REG_STARTEND, so NUL bytes in the data do not cut it short. Lines may end in CRLF: a
+    // reply with "\r\n" in it is tried as received and, failing that, with each CR before
+    // LF taken out, so $ matches before "\r\n" while a pattern naming the CR still matches.
     bool matches(std::string_view data) const;
     const std::string& pattern() const { return m_pattern; }
 
   private:
+    bool matches_as_is(std::string_view data) const;
     struct Compiled {
         regex_t re{};
         bool ok = false;

@@ -1,8 +1,8 @@
 #include "core/target.hpp"
 
 #include <algorithm>
-#include <array>
 #include <arpa/inet.h>
+#include <array>
 #include <netdb.h>
 
 namespace tcpretry::core {
@@ -18,17 +18,18 @@ struct Service {
     uint16_t port;
 };
 constexpr std::array k_services{
-    Service{"ftp", 21},         Service{"ssh", 22},         Service{"telnet", 23},
-    Service{"smtp", 25},        Service{"domain", 53},      Service{"http", 80},
-    Service{"pop3", 110},       Service{"imap", 143},       Service{"ldap", 389},
-    Service{"https", 443},      Service{"submission", 587}, Service{"ldaps", 636},
-    Service{"imaps", 993},      Service{"pop3s", 995},      Service{"mysql", 3306},
-    Service{"postgresql", 5432}, Service{"amqp", 5672},     Service{"redis", 6379},
-    Service{"http-alt", 8080},  Service{"mongodb", 27017},
+    Service{"ftp", 21},          Service{"ssh", 22},         Service{"telnet", 23},
+    Service{"smtp", 25},         Service{"domain", 53},      Service{"http", 80},
+    Service{"pop3", 110},        Service{"imap", 143},       Service{"ldap", 389},
+    Service{"https", 443},       Service{"submission", 587}, Service{"ldaps", 636},
+    Service{"imaps", 993},       Service{"pop3s", 995},      Service{"mysql", 3306},
+    Service{"postgresql", 5432}, Service{"amqp", 5672},      Service{"redis", 6379},
+    Service{"http-alt", 8080},   Service{"mongodb", 27017},
 };
 
 bool is_digits(std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // A host name: labels of letters, digits, '-', '_' (and any UTF-8 beyond ASCII, which the
@@ -60,7 +61,8 @@ std::optional<std::string> check_name(std::string_view name) {
         start = dot + 1;
     }
     // All digits and dots is an IPv4 address that did not parse ("256.1.1.1", "127.1").
-    if (std::all_of(name.begin(), name.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); }))
+    if (std::all_of(name.begin(), name.end(),
+                    [](char c) { return c == '.' || (c >= '0' && c <= '9'); }))
         return "is not a valid IPv4 address";
     return std::nullopt;
 }
@@ -159,30 +161,75 @@ std::optional<uint16_t> parse_port(std::string_view text) {
     return std::nullopt;
 }
 
+namespace {
+
+// RFC 3986's scheme: a letter, then letters, digits, '+', '-', '.'.
+bool is_scheme(std::string_view s) {
+    auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (s.empty() || !letter(s[0]))
+        return false;
+    return std::all_of(s.begin(), s.end(), [&](char c) {
+        return letter(c) || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+    });
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+// A host that could be an unbracketed IPv6 address: hex digits, ':', '.', '%'.
+bool looks_like_ipv6(std::string_view host) {
+    return std::all_of(host.begin(), host.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+               c == ':' || c == '.' || c == '%';
+    });
+}
+
+} // namespace
+
 std::variant<Target, TargetError> parse_target(std::string_view text) {
-    auto fail = [&](std::string why) { return TargetError{"invalid target " + quote(text) + ": " + why}; };
+    auto fail = [&](std::string why) {
+        return TargetError{"invalid target " + quote(text) + ": " + why};
+    };
     if (text.empty())
         return fail("it is empty");
     if (!is_clean_text(text))
         return fail("it contains control characters or invalid UTF-8");
+
+    // "tcp://HOST:PORT[/]" is a TARGET (wait4x's form); other URLs are not understood yet.
+    std::string_view address = text;
+    if (auto sep = text.find("://");
+        sep != std::string_view::npos && is_scheme(text.substr(0, sep))) {
+        std::string_view scheme = text.substr(0, sep);
+        if (!equals_ignoring_case(scheme, "tcp"))
+            return fail("a " + std::string(scheme) +
+                        ":// URL; only HOST:PORT (or tcp://HOST:PORT) is understood");
+        address = text.substr(sep + 3);
+        if (!address.empty() && address.back() == '/')
+            address.remove_suffix(1);
+        if (address.find_first_of("/?#") != std::string_view::npos)
+            return fail("nothing may follow HOST:PORT in a tcp:// target");
+    }
 
     Target t;
     t.text = std::string(text);
     std::string_view host;
     std::string_view port;
     bool bracketed = false;
-    if (text.front() == '[') {
-        auto close = text.find(']');
+    if (!address.empty() && address.front() == '[') {
+        auto close = address.find(']');
         if (close == std::string_view::npos)
             return fail("missing ']' after the IPv6 address");
-        host = text.substr(1, close - 1);
+        host = address.substr(1, close - 1);
         auto literal = parse_numeric_address(std::string(host), 0);
         if (!literal || literal->family() != Family::ipv6) {
             if (host.find('%') != std::string_view::npos)
                 return fail(quote(host) + " is not an IPv6 address with a known zone");
             return fail(quote(host) + " is not an IPv6 address");
         }
-        std::string_view rest = text.substr(close + 1);
+        std::string_view rest = address.substr(close + 1);
         if (rest.empty())
             return fail("missing port (use [ADDRESS]:PORT)");
         if (rest.front() != ':')
@@ -190,13 +237,16 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
         port = rest.substr(1);
         bracketed = true;
     } else {
-        auto colon = text.rfind(':');
+        auto colon = address.rfind(':');
         if (colon == std::string_view::npos)
             return fail("missing port (use HOST:PORT)");
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos)
-            return fail("an IPv6 address needs brackets, as in [::1]:80");
+        host = address.substr(0, colon);
+        port = address.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos) {
+            if (looks_like_ipv6(host))
+                return fail("an IPv6 address needs brackets, as in [::1]:80");
+            return fail("more than one ':' (use HOST:PORT)");
+        }
     }
     if (host.empty())
         return fail("missing host");
@@ -206,7 +256,7 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
     if (!port_number) {
         if (is_digits(port))
             return fail("port " + std::string(port) + " is out of range (1-65535)");
-        return fail("unknown port or service '" + std::string(port) + "'");
+        return fail("unknown port or service " + quote(port));
     }
     t.port = *port_number;
     t.host = std::string(host);

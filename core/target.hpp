@@ -1,4 +1,4 @@
-// TARGET strings: host:port, ipv4:port, [ipv6]:port, [ipv6%zone]:port.
+// TARGET strings: host:port, ipv4:port, [ipv6]:port, [ipv6%zone]:port, each also as tcp://...
 #pragma once
 
 #include "core/address.hpp"
@@ -11,8 +11,8 @@
 namespace tcpretry::core {
 
 struct Target {
-    std::string text;               // as the user gave it
-    std::string host;               // without brackets
+    std::string text; // as the user gave it
+    std::string host; // without brackets
     uint16_t port = 0;
     std::optional<SockAddr> numeric; // set when host is an IP literal
 };

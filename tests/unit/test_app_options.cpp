@@ -65,6 +65,9 @@ TEST_CASE("parse_options: defaults") {
     CHECK(o.verbosity == Verbosity::normal);
     CHECK(o.color == ColorMode::automatic);
     CHECK(o.command.empty());
+    CHECK_FALSE(o.recheck);
+    CHECK_FALSE(o.timestamps);
+    CHECK(o.warnings.empty());
 }
 
 TEST_CASE("parse_options: several targets keep their order") {
@@ -91,6 +94,15 @@ TEST_CASE("parse_options: retry options") {
         CHECK(*o.timeout == 1500ms);
         CHECK(*parse_ok({"--timeout", "2m", "db:1"}).timeout == 2min);
         CHECK(*parse_ok({"--timeout=30", "db:1"}).timeout == 30s);
+        CHECK(*parse_ok({"-t", "1m30s", "db:1"}).timeout == 90s);
+        CHECK(*parse_ok({"-t", "1h2m", "db:1"}).timeout == 62min);
+    }
+    SUBCASE("--timeout 0 is no deadline (wait-for-it's -t 0)") {
+        for (const char* zero : {"0", "0s", "0ms", "0m00s"}) {
+            CAPTURE(zero);
+            CHECK_FALSE(parse_ok({"-t", zero, "db:1"}).timeout);
+            CHECK_FALSE(parse_ok({"--timeout", zero, "-w", "db:1"}).timeout);
+        }
     }
     SUBCASE("--connect-timeout / -T") {
         CHECK(parse_ok({"-T", "250ms", "db:1"}).connect_timeout == 250ms);
@@ -262,7 +274,84 @@ TEST_CASE("parse_options: output options") {
     CHECK(parse_ok({"--color", "always", "db:1"}).color == ColorMode::always);
     CHECK(parse_ok({"--color", "never", "db:1"}).color == ColorMode::never);
     CHECK(parse_ok({"--color=auto", "db:1"}).color == ColorMode::automatic);
-    CHECK(parse_ok({"-jv", "db:1"}).verbosity == Verbosity::verbose);
+    // JSON lines are the output: -q and -v have no effect there.
+    CHECK(parse_ok({"-jv", "db:1"}).verbosity == Verbosity::normal);
+    CHECK(parse_ok({"--json", "-q", "db:1"}).verbosity == Verbosity::normal);
+    CHECK(parse_ok({"--format", "json", "-q", "db:1"}).verbosity == Verbosity::normal);
+    CHECK(parse_ok({"--json", "-q", "db:1"}).format == Format::json);
+    CHECK(parse_ok({"--format", "prometheus", "-q", "db:1"}).verbosity == Verbosity::quiet);
+    SUBCASE("--timestamps / --no-timestamps") {
+        CHECK(parse_ok({"--timestamps", "db:1"}).timestamps == true);
+        CHECK(parse_ok({"--no-timestamps", "db:1"}).timestamps == false);
+        CHECK(parse_ok({"-w", "--timestamps", "db:1"}).timestamps == true);
+        CHECK(parse_ok({"--json", "--no-timestamps", "db:1"}).timestamps == false);
+        CHECK(usage_error({"--timestamps", "--no-timestamps", "db:1"}).find("--no-timestamps") !=
+              std::string::npos);
+        CHECK(usage_error({"--json", "--timestamps", "db:1"}).find("--timestamps") !=
+              std::string::npos);
+    }
+    SUBCASE("--metrics-listen") {
+        auto o = parse_ok({"--metrics-listen", "127.0.0.1:9464", "db:1"});
+        REQUIRE(o.metrics_listen);
+        CHECK(o.metrics_listen->host() == "127.0.0.1");
+        CHECK(o.metrics_listen->port() == 9464);
+        o = parse_ok({"--metrics-listen", "[::1]:9100", "db:1"});
+        REQUIRE(o.metrics_listen);
+        CHECK(o.metrics_listen->host() == "::1");
+        // ":PORT" is all addresses: [::], dual stack.
+        o = parse_ok({"--metrics-listen", ":9100", "db:1"});
+        REQUIRE(o.metrics_listen);
+        CHECK(o.metrics_listen->host() == "::");
+        CHECK(o.metrics_listen->port() == 9100);
+        for (const char* bad :
+             {":", ":0", ":65536", ":x", "db:9100", "9100", "tcp://127.0.0.1:1"}) {
+            CAPTURE(bad);
+            std::string m = usage_error({"--metrics-listen", bad, "db:1"});
+            CHECK(m.find("--metrics-listen: invalid value '" + std::string(bad) + "'") !=
+                  std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("parse_options: --recheck (watch mode)") {
+    auto o = parse_ok({"-w", "--recheck", "30s", "db:1"});
+    REQUIRE(o.recheck);
+    CHECK(*o.recheck == 30s);
+    CHECK(*parse_ok({"--watch", "--recheck=1m30s", "db:1"}).recheck == 90s);
+    CHECK(usage_error({"--recheck", "30s", "db:1"}) == "--recheck has no effect without --watch");
+    CHECK(usage_error({"-w", "--recheck", "0", "db:1"}) ==
+          "--recheck: invalid value '0' (more than 0)");
+    CHECK(
+        usage_error({"-w", "--recheck", "soon", "db:1"}).find("--recheck: invalid value 'soon'") ==
+        0);
+}
+
+TEST_CASE("parse_options: a target given twice is probed twice, with one warning") {
+    auto o = parse_ok({"127.0.0.1:80", "db:5432", "127.0.0.1:80", "other:1", "127.0.0.1:http"});
+    CHECK(o.targets.size() == 5);
+    REQUIRE(o.warnings.size() == 1);
+    CHECK(o.warnings[0] == "target 127.0.0.1:80 is given 3 times; each copy is probed");
+    CHECK(o.needed == 5);
+
+    o = parse_ok({"DB.example.:5432", "tcp://db.example:5432", "[::1]:80", "[0::1]:80", "db:1"});
+    CHECK(o.targets.size() == 5);
+    REQUIRE(o.warnings.size() == 2);
+    CHECK(o.warnings[0] == "target DB.example.:5432 is given 2 times; each copy is probed");
+    CHECK(o.warnings[1] == "target [::1]:80 is given 2 times; each copy is probed");
+
+    CHECK(parse_ok({"db:1", "db:2", "[::1]:1", "127.0.0.1:1"}).warnings.empty());
+}
+
+TEST_CASE("parse_options: tcp://HOST:PORT targets") {
+    auto o = parse_ok({"tcp://db:5432", "tcp://[::1]:80/"});
+    REQUIRE(o.targets.size() == 2);
+    CHECK(o.targets[0].host == "db");
+    CHECK(o.targets[0].port == 5432);
+    CHECK(o.targets[1].numeric);
+    std::string m = usage_error({"http://db:80"});
+    CHECK(m.find("http://") != std::string::npos);
+    CHECK(m.find("only HOST:PORT") != std::string::npos);
+    CHECK(m.find("brackets") == std::string::npos);
 }
 
 TEST_CASE("parse_options: '--' splits off the COMMAND") {
@@ -270,8 +359,8 @@ TEST_CASE("parse_options: '--' splits off the COMMAND") {
         auto o = parse_ok({"db:5432", "--", "migrate", "--all"});
         REQUIRE(o.targets.size() == 1);
         CHECK(o.command == std::vector<std::string>{"migrate", "--all"});
-        CHECK(o.needed == 1); // all of the one target
-    CHECK(o.parallel == 1024); // the COMMAND's --all is not ours
+        CHECK(o.needed == 1);      // all of the one target
+        CHECK(o.parallel == 1024); // the COMMAND's --all is not ours
     }
     SUBCASE("options before the targets, and COMMAND words that look like targets or options") {
         auto o = parse_ok(
@@ -308,8 +397,36 @@ TEST_CASE("parse_options: --help and --version are early exits") {
             }
         }
     }
-    SUBCASE("--help wins even with a bad target") {
-        CHECK(std::holds_alternative<EarlyExit>(parse({"--help", "db:0"})));
+    SUBCASE("--help with other options still prints the help") {
+        for (const Args& args : {Args{"--help", "-v"}, Args{"-h", "-t", "5s"}, Args{"-q", "-h"},
+                                 Args{"--help", "--json", "--bogus"}}) {
+            CAPTURE(args[0]);
+            CHECK(std::holds_alternative<EarlyExit>(parse(args)));
+        }
+    }
+    SUBCASE(
+        "-h/--help beside anything that is no option is a usage error (wait-for-it's -h HOST)") {
+        // A compose entrypoint "tcpretry -h db -p 5432 -- migrate" must not look like success.
+        CHECK(usage_error({"-h", "db", "-p", "5432", "--", "migrate"}) ==
+              "tcpretry takes HOST:PORT; -h is --help (did you mean 'tcpretry db:5432'?)");
+        CHECK(usage_error({"-h", "db", "-p", "5432"}).find("'tcpretry db:5432'") !=
+              std::string::npos);
+        CHECK(usage_error({"-h", "db"}) == "tcpretry takes HOST:PORT; -h is --help");
+        CHECK(usage_error({"--help", "db:0"}) == "tcpretry takes HOST:PORT; -h is --help");
+        CHECK(usage_error({"-h", "db:5432"}) ==
+              "tcpretry takes HOST:PORT; -h is --help (did you mean 'tcpretry db:5432'?)");
+        CHECK(usage_error({"--help", "--", "migrate"}) == "tcpretry takes HOST:PORT; -h is --help");
+        CHECK(usage_error({"-p", "5432", "-h", "db", "-t", "10"}).find("'tcpretry db:5432'") !=
+              std::string::npos);
+    }
+    SUBCASE("--help tells of compound durations, -t 0, CRLF and --json -q") {
+        const std::string text = std::get<EarlyExit>(parse({"--help"})).text;
+        for (const char* piece :
+             {"1m30s", "--timeout 0 means no deadline", "CRLF", "-q and -v have no effect",
+              "tcp://", "--recheck", "--timestamps", "--no-timestamps", ":PORT: all addresses"}) {
+            CAPTURE(piece);
+            CHECK(text.find(piece) != std::string::npos);
+        }
     }
     SUBCASE("--version") {
         auto r = parse({"--version"});
@@ -339,7 +456,6 @@ TEST_CASE("parse_options: every usage error is one line naming the problem") {
         {{"db\n:1"}, "'db\\x0a:1'"},
         {{"d\xff:1"}, "invalid UTF-8"},
         {{"--timeout", "abc", "db:1"}, "'abc'"},
-        {{"--timeout", "0", "db:1"}, "--timeout"},
         {{"--timeout=-1s", "db:1"}, "'-1s'"},
         {{"--timeout", "1x", "db:1"}, "'1x'"},
         {{"--timeout", "inf", "db:1"}, "'inf'"},
@@ -412,5 +528,67 @@ TEST_CASE("parse_options: negative numbers given as separate arguments are error
         CAPTURE(m);
         CHECK(m.find('\n') == std::string::npos);
         CHECK(m.find(row.expect) != std::string::npos);
+    }
+}
+
+TEST_CASE("parse_options: every invalid value is '--FLAG: invalid value 'VALUE' (what is valid)'") {
+    struct Row {
+        Args args;
+        std::string message; // the whole message
+    };
+    const std::string dur = " (a duration such as 250ms, 1.5s, 1m30s or seconds)";
+    const std::vector<Row> rows{
+        {{"--multiplier", "2000", "db:1"}, "--multiplier: invalid value '2000' (1 to 1000)"},
+        {{"--multiplier", "0.5", "db:1"}, "--multiplier: invalid value '0.5' (1 to 1000)"},
+        {{"--jitter", "1.5", "db:1"}, "--jitter: invalid value '1.5' (a fraction from 0 to 1)"},
+        {{"-t", "soon", "db:1"}, "--timeout: invalid value 'soon'" + dur},
+        {{"-t", "-1", "db:1"}, "--timeout: invalid value '-1'" + dur},
+        {{"-T", "1m30", "db:1"}, "--connect-timeout: invalid value '1m30'" + dur},
+        {{"-T", "0", "db:1"}, "--connect-timeout: invalid value '0' (more than 0)"},
+        {{"--initial-delay", "x", "db:1"}, "--initial-delay: invalid value 'x'" + dur},
+        {{"--max-delay", "x", "db:1"}, "--max-delay: invalid value 'x'" + dur},
+        {{"-n", "x", "db:1"}, "--attempts: invalid value 'x' (a whole number >= 0)"},
+        {{"--seed", "x", "db:1"},
+         "--seed: invalid value 'x' (a whole number from 0 to 18446744073709551615)"},
+        {{"--quorum", "3", "a:1", "b:1"},
+         "--quorum: invalid value '3' (1 to 2, the number of targets given)"},
+        {{"--parallel", "0", "db:1"}, "--parallel: invalid value '0' (a whole number >= 1)"},
+        {{"-w", "--stable-after", "x", "db:1"}, "--stable-after: invalid value 'x'" + dur},
+        {{"-w", "--keepalive", "1s", "db:1"},
+         "--keepalive: invalid value '1s' (0 to turn it off, or at least 2s)"},
+        {{"-w", "--recheck", "0", "db:1"}, "--recheck: invalid value '0' (more than 0)"},
+        {{"--send", "\\q", "db:1"}, "--send: invalid value '\\q' (unknown escape '\\q')"},
+        {{"--expect", "(", "db:1"}, "--expect: invalid value '('"},
+        {{"--expect", "^\\d+$", "db:1"},
+         "--expect: invalid value '^\\d+$' (\\d is not POSIX ERE: use [0-9])"},
+        {{"--expect", "\\w", "db:1"},
+         "--expect: invalid value '\\w' (\\w is not POSIX ERE: use [[:alnum:]_])"},
+        {{"--expect", "a\\sb", "db:1"},
+         "--expect: invalid value 'a\\sb' (\\s is not POSIX ERE: use [[:space:]])"},
+        {{"--expect", "x", "--expect-timeout", "0", "db:1"},
+         "--expect-timeout: invalid value '0' (more than 0)"},
+        {{"-c", "x", "db:1"}, "--count: invalid value 'x' (a whole number >= 0)"},
+        {{"-c", "1", "-i", "0", "db:1"}, "--interval: invalid value '0' (at least 1ms)"},
+        {{"-c", "1", "-i", "x", "db:1"}, "--interval: invalid value 'x'" + dur},
+        {{"--source", "x", "db:1"}, "--source: invalid value 'x' (a numeric IP address)"},
+        {{"--resolver", "x", "db:1"},
+         "--resolver: invalid value 'x' (ADDR, ADDR:PORT or [IPV6]:PORT)"},
+        {{"--format", "xml", "db:1"}, "--format: invalid value 'xml' (human, json or prometheus)"},
+        {{"--color", "x", "db:1"}, "--color: invalid value 'x' (auto, always or never)"},
+        {{"--metrics-listen", "x", "db:1"}, "--metrics-listen: invalid value 'x'"},
+        // What CLI11 itself finds, in the same shape.
+        {{"--once=3", "db:1"}, "--once: invalid value '3' (a switch takes no value)"},
+        {{"--json=x", "db:1"}, "--json: invalid value 'x' (a switch takes no value)"},
+        {{"--watch=0", "db:1"}, "--watch: invalid value '0' (a switch takes no value)"},
+        {{"--timeout"}, "--timeout: missing value (DUR)"},
+        {{"db:1", "-c"}, "--count: missing value (N)"},
+        {{"-t", "1", "-t", "2", "db:1"}, "--timeout: given more than once"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.args[0]);
+        std::string m = usage_error(row.args);
+        CAPTURE(m);
+        CHECK(m.rfind(row.message, 0) == 0);
+        CHECK(m.find('\n') == std::string::npos);
     }
 }

@@ -1,4 +1,4 @@
-// DUR arguments: "250ms", "1.5s", "2m", "1h", or a bare number of seconds.
+// DUR arguments: "250ms", "1.5s", "2m", "1h", a bare number of seconds, or compound forms.
 #include "core/duration.hpp"
 
 #include <doctest/doctest.h>
@@ -35,6 +35,19 @@ TEST_CASE("parse_duration accepts the documented forms") {
         {"0.1", 100ms}, // no binary-fraction drift: rounded to the nanosecond
         {"0.3s", 300ms},
         {"87600h", 87600h}, // ten years, the largest accepted
+        // Compound forms, as tcpretry prints spans ("1m00s", "1h02m").
+        {"1m30s", 90s},
+        {"1h2m", 62min},
+        {"1h02m", 62min},
+        {"1m00s", 60s},
+        {"2m05s", 125s},
+        {"1h2m3s", 3723s},
+        {"1h30s", 3630s},
+        {"1s500ms", 1500ms},
+        {"1m1.5s", 61500ms},
+        {"2s250us", 2000250us},
+        {"1h0m0s0ms0us", 1h},
+        {"87599h60m", 87600h},
     };
     for (const auto& row : rows) {
         CAPTURE(row.text);
@@ -46,43 +59,16 @@ TEST_CASE("parse_duration accepts the documented forms") {
 
 TEST_CASE("parse_duration rejects bad input") {
     const std::vector<std::string> rows{
-        "",
-        "-1",
-        "-1s",
-        "+1s",
-        " 1s",
-        "1s ",
-        "1 s",
-        "abc",
-        "1x",
-        "1sec",
-        "1S",
-        "1MS",
-        "1d",
-        "ms",
-        "s",
-        ".",
-        "inf",
-        "nan",
-        "infs",
-        "-inf",
-        "1..5s",
-        "1.5.s",
-        "1,5s",
-        "0x10",
-        "1ms5",
-        "5s1",
-        "1e3",
-        "1e3s",
-        "1e-3",
-        "1E3",
-        "1e",
-        "\x31\0s"s,
+        "", "-1", "-1s", "+1s", " 1s", "1s ", "1 s", "abc", "1x", "1sec", "1S", "1MS", "1d", "ms",
+        "s", ".", "inf", "nan", "infs", "-inf", "1..5s", "1.5.s", "1,5s", "0x10", "1ms5", "5s1",
+        "1e3", "1e3s", "1e-3", "1E3", "1e", "\x31\0s"s,
         // Beyond ten years, and numbers too large for any duration.
-        "88889h",
-        "99999999999h",
-        "1" + std::string(400, '0'),
-        "1" + std::string(30, '0') + "ms",
+        "88889h", "99999999999h", "1" + std::string(400, '0'), "1" + std::string(30, '0') + "ms",
+        // Compound forms: each unit once, largest first, a unit on every part, a fraction
+        // only in the last part, nothing between the parts.
+        "1m30", "30s1m", "1s1s", "1m1m", "1ms1s", "1.5m30s", "1m 30s", "1m+30s", "1m-30s", "1m30s ",
+        "m30s", "1h2x",
+        "88888h60m", // one hour past the largest
     };
     for (const auto& text : rows) {
         CAPTURE(text);

@@ -49,6 +49,63 @@ TEST_CASE("Matcher: REG_NEWLINE, ^ and $ match at line starts and ends") {
     CHECK(compiled("a.b").matches("a-b"));
 }
 
+TEST_CASE("Matcher: CRLF line ends: $ matches before \\r\\n, ^ after it") {
+    // Real redis answers "+PONG\r\n"; line-based protocols end lines with CRLF.
+    CHECK(compiled("^\\+PONG$").matches("+PONG\r\n"));
+    CHECK(compiled("^220 .*ready$").matches("220 mail ESMTP ready\r\n"));
+    CHECK(compiled("^OK$").matches("+HELLO\r\nOK\r\nmore\r\n"));
+    CHECK(compiled("^a$").matches("x\r\na\r\n"));
+    CHECK(compiled("^READY$").matches("booting\nREADY\r\n")); // mixed line ends
+    // A pattern that names the CR still matches the reply as received.
+    CHECK(compiled("PONG\r$").matches("+PONG\r\n"));
+    CHECK(compiled("PONG[[:space:]]{2}").matches("+PONG\r\n"));
+    CHECK(compiled("PONG.$").matches("+PONG\r\n"));
+    // Only a CR before LF ends a line: a lone CR is data.
+    CHECK_FALSE(compiled("^PONG$").matches("PONG\r"));
+    CHECK_FALSE(compiled("^a$").matches("a\rb\n"));
+    CHECK_FALSE(compiled("^\\+PONG$").matches("+PONG \r\n"));
+    // Nothing beyond the data: a CR at its end is not yet a line end.
+    std::string buffer = "+PONG\r\n";
+    CHECK_FALSE(compiled("^\\+PONG$").matches(std::string_view(buffer).substr(0, 6)));
+}
+
+TEST_CASE("Matcher: escapes POSIX ERE does not know are errors that name the POSIX form") {
+    struct Row {
+        std::string pattern;
+        std::string advice; // a piece of the message
+    };
+    const std::vector<Row> rows{
+        {"^\\d+$", "[0-9]"},      {"\\D", "[^0-9]"},        {"\\w+", "[[:alnum:]_]"},
+        {"\\W", "[^[:alnum:]_]"}, {"a\\sb", "[[:space:]]"}, {"\\S", "[^[:space:]]"},
+        {"\\bword\\b", "\\b"},    {"\\B", "\\B"},           {"PONG\\r\\n", "$"},
+        {"a\\tb", "[[:blank:]]"}, {"\\q", "\\q"},           {"[\\d.]+", "[:digit:]"},
+        {"[^\\s]", "[:space:]"},  {"[a\\w]", "[:alnum:]_"}, {"ok|\\d", "[0-9]"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.pattern);
+        auto r = Matcher::compile(row.pattern);
+        const std::string* message = std::get_if<std::string>(&r);
+        REQUIRE(message != nullptr);
+        CAPTURE(*message);
+        CHECK(message->find(row.advice) != std::string::npos);
+        CHECK(message->find('\n') == std::string::npos);
+    }
+    SUBCASE("escapes POSIX ERE knows, and backslashes that are literal, stay fine") {
+        CHECK(compiled("HTTP/1\\.1").matches("HTTP/1.1 200"));
+        CHECK(compiled("^\\+OK").matches("+OK\r\n"));
+        CHECK(compiled("\\$5").matches("costs $5"));
+        CHECK(compiled("a\\\\d").matches("a\\d")); // an escaped backslash, then 'd'
+        CHECK(compiled("\\(x\\)").matches("(x)"));
+        CHECK(compiled("\\[\\]\\{\\}\\*\\?\\|\\^").matches("[]{}*?|^"));
+        CHECK(compiled("(a)\\1").matches("aa")); // glibc's back-reference
+        CHECK(compiled("[[:digit:]]+").matches("42"));
+        CHECK(compiled("[\\]").matches("\\"));  // a backslash inside brackets is literal
+        CHECK(compiled("[]\\a]").matches("a")); // ']' first, then '\', 'a'
+        CHECK(compiled("[[.-.]x]").matches("-"));
+        CHECK(compiled("[\\.]").matches("."));
+    }
+}
+
 TEST_CASE("Matcher: NUL bytes do not cut the data (REG_STARTEND)") {
     CHECK(compiled("HELLO").matches("\0\0HELLO"s));
     CHECK(compiled("B").matches("A\0B"s));
@@ -107,14 +164,9 @@ TEST_CASE("keepalive_settings: DUR/3 whole seconds (at least 1), 2 probes, user 
         unsigned user_timeout_ms;
     };
     const std::vector<Row> rows{
-        {10s, 3, 3, 2, 10000},
-        {2s, 1, 1, 2, 2000},
-        {7s, 2, 2, 2, 7000},
-        {3s, 1, 1, 2, 3000},
-        {6s, 2, 2, 2, 6000},
-        {2500ms, 1, 1, 2, 2500},
-        {60s, 20, 20, 2, 60000},
-        {1h, 1200, 1200, 2, 3600000},
+        {10s, 3, 3, 2, 10000},   {2s, 1, 1, 2, 2000},          {7s, 2, 2, 2, 7000},
+        {3s, 1, 1, 2, 3000},     {6s, 2, 2, 2, 6000},          {2500ms, 1, 1, 2, 2500},
+        {60s, 20, 20, 2, 60000}, {1h, 1200, 1200, 2, 3600000},
     };
     for (const auto& row : rows) {
         CAPTURE(row.dead_after.count());

@@ -1,4 +1,5 @@
-// TARGET parsing: host:port, ipv4:port, [ipv6]:port, [ipv6%zone]:port, and every bad input.
+// TARGET parsing: host:port, ipv4:port, [ipv6]:port, [ipv6%zone]:port, tcp://, and every bad
+// input.
 #include "core/target.hpp"
 
 #include <doctest/doctest.h>
@@ -156,6 +157,63 @@ TEST_CASE("parse_target accepts host names") {
         CHECK(t.host == row.host);
         CHECK(t.port == row.port);
         CHECK_FALSE(t.numeric);
+    }
+}
+
+TEST_CASE("parse_target accepts tcp://HOST:PORT (wait4x's form)") {
+    struct Row {
+        std::string text;
+        std::string host;
+        uint16_t port;
+        bool numeric;
+    };
+    const std::vector<Row> rows{
+        {"tcp://db:5432", "db", 5432, false},
+        {"tcp://db:5432/", "db", 5432, false},
+        {"TCP://db:5432", "db", 5432, false},
+        {"tcp://127.0.0.1:80", "127.0.0.1", 80, true},
+        {"tcp://[::1]:80", "::1", 80, true},
+        {"tcp://[::1]:80/", "::1", 80, true},
+        {"tcp://localhost:https", "localhost", 443, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.text);
+        Target t = parse_ok(row.text);
+        CHECK(t.text == row.text); // events name the target as given
+        CHECK(t.host == row.host);
+        CHECK(t.port == row.port);
+        CHECK(t.numeric.has_value() == row.numeric);
+    }
+}
+
+TEST_CASE("parse_target: a URL is not told that an IPv6 address needs brackets") {
+    struct Row {
+        std::string text;
+        std::string expect;
+    };
+    const std::vector<Row> rows{
+        {"http://db:80", "a http:// URL; only HOST:PORT (or tcp://HOST:PORT) is understood"},
+        {"https://example.com/health", "a https:// URL"},
+        {"postgres://u:p@db:5432/app", "a postgres:// URL"},
+        {"redis://db", "a redis:// URL"},
+        {"udp://db:53", "a udp:// URL"},
+        {"tcp://db:5432/x", "nothing may follow HOST:PORT"},
+        {"tcp://db:5432//", "nothing may follow HOST:PORT"},
+        {"tcp://db:5432?x=1", "nothing may follow HOST:PORT"},
+        {"tcp://db", "missing port"},
+        {"tcp://", "missing port"},
+        {"tcp://::1:80", "brackets"},
+        {"user:pw@db:80", "more than one ':'"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.text);
+        std::string m = parse_error(row.text);
+        CAPTURE(m);
+        CHECK(m.find(row.expect) != std::string::npos);
+        CHECK(m.find(quote(row.text)) != std::string::npos);
+        if (row.text.rfind("tcp://::1", 0) != 0) {
+            CHECK(m.find("brackets") == std::string::npos);
+        }
     }
 }
 
