@@ -1,5 +1,8 @@
 #include "app/metrics.hpp"
 
+#include "core/errors.hpp"
+
+#include <cerrno>
 #include <cstdio>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -192,9 +195,23 @@ MetricsServer::MetricsServer(core::Loop& loop, const core::SockAddr& where, cons
     evhttp_set_allowed_methods(m_http->http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(m_http->http.get(), &MetricsServer::on_request, this);
     std::string host = where.host();
-    if (!evhttp_bind_socket_with_handle(m_http->http.get(), host.c_str(), where.port()))
-        throw std::runtime_error("cannot listen for --metrics-listen on " + host + " port " +
-                                 std::to_string(where.port()));
+    auto bind = [&] {
+        errno = 0;
+        if (evhttp_bind_socket_with_handle(m_http->http.get(), host.c_str(), where.port()))
+            return 0;
+        return errno != 0 ? errno : EIO;
+    };
+    int err = bind();
+    // ":PORT" is [::], dual stack; where the host has no IPv6, all IPv4 addresses instead.
+    if (host == "::" && (err == EAFNOSUPPORT || err == EADDRNOTAVAIL)) {
+        host = "0.0.0.0";
+        err = bind();
+    }
+    if (err != 0) {
+        std::string shown = where.family() == core::Family::ipv6 ? "[" + where.host() + "]" : host;
+        throw std::runtime_error("--metrics-listen: cannot listen on " + shown + ":" +
+                                 std::to_string(where.port()) + ": " + core::errno_message(err));
+    }
 }
 
 MetricsServer::~MetricsServer() = default;
