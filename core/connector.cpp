@@ -128,18 +128,26 @@ void Connector::enter_round() {
         return;
     }
 
-    // /etc/hosts first; a name listed there is not asked of DNS at all.
-    bool in_hosts = false;
-    for (Family f : {Family::ipv6, Family::ipv4}) {
-        if (m_options.family && *m_options.family != f)
-            continue;
-        for (SockAddr a : m_resolver.from_hosts(m_target.host, f)) {
+    // /etc/hosts and localhost names first: a name they answer for is not asked of DNS, in
+    // any family; a family they have no address for has none (-6 with an IPv4-only entry).
+    if (auto local = m_resolver.local_lookup(m_target.host)) {
+        for (SockAddr a : *local) {
+            if (m_options.family && *m_options.family != a.family())
+                continue;
             a.set_port(m_target.port);
-            m_queue[slot(f)].push_back(a);
-            in_hosts = true;
+            m_queue[slot(a.family())].push_back(a);
         }
-    }
-    if (in_hosts) {
+        if (m_options.family && m_queue[slot(*m_options.family)].empty()) {
+            ResolveResult none;
+            none.code = ErrorCode::resolver(EVUTIL_EAI_NODATA);
+            none.message = *m_options.family == Family::ipv6
+                               ? "name has no IPv6 address in /etc/hosts"
+                               : "name has no IPv4 address in /etc/hosts";
+            none.no_data = true;
+            FamilyLookup& l = m_lookups[slot(*m_options.family)];
+            l.wanted = l.done = true;
+            l.failure = std::move(none);
+        }
         start_addresses();
         return;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <netinet/in.h>
 
 namespace tcpretry::core {
 
@@ -53,6 +54,53 @@ std::vector<SockAddr> hosts_lookup(std::string_view text, std::string_view name,
             std::find(found.begin(), found.end(), *addr) == found.end())
             found.push_back(*addr);
     }
+    return found;
+}
+
+bool is_localhost_name(std::string_view name) {
+    if (!name.empty() && name.back() == '.')
+        name.remove_suffix(1);
+    constexpr std::string_view k_localhost = "localhost";
+    if (name.size() < k_localhost.size())
+        return false;
+    std::string_view tail = name.substr(name.size() - k_localhost.size());
+    if (!iequal(tail, k_localhost))
+        return false;
+    if (name.size() == k_localhost.size())
+        return true;
+    // "app.localhost", but not "mylocalhost" or ".localhost".
+    return name.size() > k_localhost.size() + 1 &&
+           name[name.size() - k_localhost.size() - 1] == '.';
+}
+
+SockAddr loopback_address(Family family) {
+    SockAddr a;
+    if (family == Family::ipv6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_loopback;
+        a.length = sizeof(sockaddr_in6);
+    } else {
+        auto* in4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+        in4->sin_family = AF_INET;
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.length = sizeof(sockaddr_in);
+    }
+    return a;
+}
+
+std::optional<std::vector<SockAddr>> local_answer(std::string_view hosts_text,
+                                                  std::string_view name) {
+    const bool localhost = is_localhost_name(name);
+    std::vector<SockAddr> found;
+    for (Family f : {Family::ipv6, Family::ipv4}) {
+        std::vector<SockAddr> listed = hosts_lookup(hosts_text, name, f);
+        if (listed.empty() && localhost)
+            listed.push_back(loopback_address(f));
+        found.insert(found.end(), listed.begin(), listed.end());
+    }
+    if (found.empty())
+        return std::nullopt;
     return found;
 }
 

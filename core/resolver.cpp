@@ -3,14 +3,31 @@
 #include "core/hosts.hpp"
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <cstring>
 #include <event2/dns.h>
 #include <event2/util.h>
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
+#include <sys/socket.h>
 
 namespace tcpretry::core {
+
+namespace {
+
+// How long a probe waits for the ICMP error: it comes back within a round trip; without one
+// the server is taken as there (evdns's answer or timeout decides).
+constexpr timeval k_probe_wait{1, 0};
+
+std::string server_text(const SockAddr& a) {
+    std::string host = a.host();
+    if (a.family() == Family::ipv6)
+        host = "[" + host + "]";
+    return host + ":" + std::to_string(a.port());
+}
+
+} // namespace
 
 struct Resolver::Query {
     Resolver* owner;
@@ -19,6 +36,15 @@ struct Resolver::Query {
     uint16_t port;
     Callback callback; // empty once cancelled
     evdns_request* request = nullptr;
+};
+
+struct Resolver::Probe {
+    Resolver* owner;
+    SockAddr server;
+    UniqueFd fd;     // open while the probe waits for a verdict
+    EventPtr watch;  // EV_READ on fd, with k_probe_wait as its timeout
+    int pending = 0; // an errno from connect()/send(), delivered from the loop
+    int refused = 0; // the last verdict: the errno that says the server cannot be asked
 };
 
 ResolveResult resolve_failure(int dns_err) {
@@ -61,6 +87,30 @@ ResolveResult resolve_failure(int dns_err) {
     return r;
 }
 
+ResolveResult server_unreachable_failure(const std::string& server, int err) {
+    ResolveResult r;
+    r.code = ErrorCode::resolver(EVUTIL_EAI_AGAIN);
+    std::string name(error_code_name(ErrorCode::sys(err)));
+    r.message =
+        err == ECONNREFUSED
+            ? "DNS server " + server + " refused (" + name + "): nothing listens on its port"
+            : "DNS server " + server + " is unreachable (" + name + "): " + errno_message(err);
+    return r;
+}
+
+bool is_server_unreachable(int err) {
+    switch (err) {
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+        return true;
+    default:
+        return false;
+    }
+}
+
 namespace {
 void free_dns(evdns_base* dns) {
     // Pending requests are dropped without callbacks; Query objects are freed by the map.
@@ -90,18 +140,28 @@ evdns_base* Resolver::dns() {
         evdns_base_resolv_conf_parse(m_dns.get(), DNS_OPTIONS_ALL & ~DNS_OPTION_HOSTSFILE,
                                      "/etc/resolv.conf");
     }
+    for (int i = 0, n = evdns_base_count_nameservers(m_dns.get()); i < n; ++i) {
+        auto p = std::make_unique<Probe>(Probe{this, {}, {}, nullptr});
+        int len = evdns_base_get_nameserver_addr(m_dns.get(), i, p->server.get(),
+                                                 sizeof p->server.storage);
+        if (len <= 0 || len > static_cast<int>(sizeof p->server.storage))
+            continue;
+        p->server.length = static_cast<socklen_t>(len);
+        m_probes.push_back(std::move(p));
+    }
     return m_dns.get();
 }
 
 Resolver::~Resolver() = default;
 
-std::vector<SockAddr> Resolver::from_hosts(const std::string& name, Family family) const {
-    std::ifstream in(m_hosts_path);
-    if (!in)
-        return {};
-    std::ostringstream text;
-    text << in.rdbuf();
-    return hosts_lookup(text.str(), name, family);
+std::optional<std::vector<SockAddr>> Resolver::local_lookup(const std::string& name) const {
+    std::string text;
+    if (std::ifstream in(m_hosts_path); in) {
+        std::ostringstream all;
+        all << in.rdbuf();
+        text = all.str();
+    }
+    return local_answer(text, name);
 }
 
 Resolver::RequestId Resolver::resolve(const std::string& name, Family family, uint16_t port,
@@ -120,6 +180,8 @@ Resolver::RequestId Resolver::resolve(const std::string& name, Family family, ui
         m_queries.erase(id);
         return 0;
     }
+    ++m_outstanding;
+    start_probes();
     return id;
 }
 
@@ -129,6 +191,12 @@ void Resolver::cancel(RequestId id) {
         return;
     it->second->callback = nullptr;
     evdns_cancel_request(m_dns.get(), it->second->request);
+    query_settled();
+}
+
+void Resolver::query_settled() {
+    if (--m_outstanding == 0)
+        close_probes(); // nobody waits for a verdict; and the loop may end
 }
 
 void Resolver::on_reply(int result, char type, int count, int, void* addresses, void* arg) {
@@ -137,6 +205,7 @@ void Resolver::on_reply(int result, char type, int count, int, void* addresses, 
     auto node = self->m_queries.extract(q->id);
     if (!q->callback)
         return; // cancelled: the node frees the query
+    self->query_settled();
 
     ResolveResult r;
     if (result != DNS_ERR_NONE) {
@@ -165,6 +234,100 @@ void Resolver::on_reply(int result, char type, int count, int, void* addresses, 
     }
     Callback cb = std::move(q->callback);
     cb(std::move(r));
+}
+
+void Resolver::start_probes() {
+    for (auto& p : m_probes)
+        if (!p->fd)
+            start_probe(*p);
+}
+
+// One probe: socket, connect, send an empty datagram, then wait for a verdict.
+void Resolver::start_probe(Probe& p) {
+    p.refused = 0;
+    p.pending = 0;
+    p.fd = UniqueFd(
+        ::socket(p.server.storage.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!p.fd)
+        return; // no descriptor: no probe; evdns still answers or times out
+    p.watch.reset(event_new(m_loop.base(), p.fd.get(), EV_READ, &on_probe, &p));
+    if (!p.watch) {
+        p.fd.reset();
+        return;
+    }
+    if (::connect(p.fd.get(), p.server.get(), p.server.length) != 0 ||
+        ::send(p.fd.get(), "", 0, MSG_NOSIGNAL) < 0) {
+        // Reported from the loop: a query's callback never runs inside resolve().
+        p.pending = errno;
+        event_active(p.watch.get(), EV_READ, 0);
+        return;
+    }
+    if (event_add(p.watch.get(), &k_probe_wait) != 0) {
+        p.watch.reset();
+        p.fd.reset();
+    }
+}
+
+void Resolver::on_probe(evutil_socket_t, short what, void* arg) {
+    auto* p = static_cast<Probe*>(arg);
+    p->owner->probe_done(*p, what);
+}
+
+void Resolver::probe_done(Probe& p, short what) {
+    int err = p.pending;
+    if (err == 0 && (what & EV_READ)) {
+        // The ICMP error the kernel queued, or (unlikely) a datagram: discarded.
+        unsigned char reply[512];
+        if (::recv(p.fd.get(), reply, sizeof reply, 0) < 0)
+            err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+            event_add(p.watch.get(), &k_probe_wait);
+            return;
+        }
+    }
+    p.watch.reset();
+    p.fd.reset();
+    p.pending = 0;
+    if (!is_server_unreachable(err))
+        return; // silent, or an error that says nothing of the server
+    p.refused = err;
+    for (const auto& other : m_probes)
+        if (other->refused == 0)
+            return; // another server may still answer
+    fail_outstanding();
+}
+
+void Resolver::close_probes() {
+    for (auto& p : m_probes) {
+        p->watch.reset();
+        p->fd.reset();
+        p->pending = 0;
+    }
+}
+
+// Every nameserver refused: each outstanding query fails now, with the first server's reason.
+void Resolver::fail_outstanding() {
+    const Probe& first = *m_probes.front();
+    std::string server = server_text(first.server);
+    if (m_probes.size() > 1)
+        server += " (and " + std::to_string(m_probes.size() - 1) + " more)";
+    ResolveResult failure = server_unreachable_failure(server, first.refused);
+
+    std::vector<RequestId> ids;
+    for (const auto& [id, q] : m_queries)
+        if (q->callback)
+            ids.push_back(id);
+    for (RequestId id : ids) {
+        // A callback may cancel other queries, or start new ones (which get a new probe).
+        auto it = m_queries.find(id);
+        if (it == m_queries.end() || !it->second->callback)
+            continue;
+        Callback cb = std::move(it->second->callback);
+        it->second->callback = nullptr;
+        evdns_cancel_request(m_dns.get(), it->second->request); // its DNS_ERR_CANCEL is ignored
+        query_settled();
+        cb(failure);
+    }
 }
 
 } // namespace tcpretry::core

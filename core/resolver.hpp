@@ -1,5 +1,14 @@
-// Asynchronous name resolution: /etc/hosts first, then DNS through evdns, one family per
-// query (so Happy Eyeballs can start on whichever family answers first).
+// Asynchronous name resolution: /etc/hosts and localhost names (RFC 6761) first, then DNS
+// through evdns, one family per query (so Happy Eyeballs can start on whichever family
+// answers first).
+//
+// evdns sends from unconnected UDP sockets, and Linux tells an unconnected socket nothing of
+// an ICMP port unreachable: a query to a server where nothing listens on the port would wait
+// for the round's timer. So while queries are outstanding, each nameserver has a probe: a
+// connected UDP socket that sends one empty datagram (no DNS message: servers drop it
+// unread). The kernel reports the ICMP error on it (ECONNREFUSED, EHOSTUNREACH...); once
+// every nameserver has refused or is unreachable, the outstanding queries fail at once.
+// Silence for a second, or the queries ending, closes the probe: evdns decides, as before.
 #pragma once
 
 #include "core/address.hpp"
@@ -29,6 +38,13 @@ struct ResolveResult {
 // The resolver's DNS_ERR_* code as an EAI_* code and words ("name does not exist (NXDOMAIN)").
 ResolveResult resolve_failure(int dns_err);
 
+// A failure because the DNS server `server` ("127.0.0.1:53") refused or is unreachable:
+// errno `err` from the probe's socket (EAI_AGAIN, as the C library says it).
+ResolveResult server_unreachable_failure(const std::string& server, int err);
+
+// Whether a probe's errno says the server cannot be asked (refused, unreachable).
+bool is_server_unreachable(int err);
+
 class Resolver {
   public:
     using Callback = std::function<void(ResolveResult)>;
@@ -41,8 +57,9 @@ class Resolver {
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
 
-    // Addresses for `name` from the hosts file (re-read each time, so edits are followed).
-    std::vector<SockAddr> from_hosts(const std::string& name, Family family) const;
+    // What `name` is without DNS (local_answer over the hosts file, re-read each time so
+    // edits are followed), every family, port 0; nullopt when DNS must be asked.
+    std::optional<std::vector<SockAddr>> local_lookup(const std::string& name) const;
 
     // Ask DNS; the callback runs later from the loop, never from inside this call, and
     // never after cancel(). Returns 0 if the query could not even be started.
@@ -51,8 +68,16 @@ class Resolver {
 
   private:
     struct Query;
+    struct Probe;
     static void on_reply(int result, char type, int count, int ttl, void* addresses, void* arg);
+    static void on_probe(evutil_socket_t fd, short what, void* arg);
     evdns_base* dns();
+    void start_probes();
+    void start_probe(Probe& p);
+    void probe_done(Probe& p, short what);
+    void close_probes();
+    void fail_outstanding();
+    void query_settled(); // one fewer outstanding query
 
     Loop& m_loop;
     std::optional<std::string> m_nameserver;
@@ -62,6 +87,8 @@ class Resolver {
     // Every query lives here until evdns has called back, even after a cancel: evdns still
     // delivers a cancelled query's callback (DNS_ERR_CANCEL), later, from the loop.
     std::map<RequestId, std::unique_ptr<Query>> m_queries;
+    std::size_t m_outstanding = 0;                // queries whose callback is still to run
+    std::vector<std::unique_ptr<Probe>> m_probes; // one per nameserver of the evdns base
 };
 
 } // namespace tcpretry::core

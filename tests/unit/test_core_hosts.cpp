@@ -101,3 +101,79 @@ TEST_CASE("hosts_lookup: empty and odd texts") {
     CHECK(hosts("# only a comment localhost", "localhost", Family::ipv4).empty());
     CHECK(hosts("127.0.0.1", "127.0.0.1", Family::ipv4).empty());
 }
+
+TEST_CASE("is_localhost_name: RFC 6761's localhost names") {
+    for (const char* yes : {"localhost", "LOCALHOST", "LocalHost", "localhost.", "app.localhost",
+                            "App.LocalHost.", "a.b.localhost", "x.localhost"}) {
+        CAPTURE(yes);
+        CHECK(is_localhost_name(yes));
+    }
+    for (const char* no : {"", ".", "localhos", "mylocalhost", "localhost.com",
+                           "localhost.localdomain", ".localhost", "localhost..",
+                           "app.localhost.com", "localhost-1", "127.0.0.1", "ip6-localhost"}) {
+        CAPTURE(no);
+        CHECK_FALSE(is_localhost_name(no));
+    }
+}
+
+TEST_CASE("loopback_address") {
+    CHECK(loopback_address(Family::ipv4).host() == "127.0.0.1");
+    CHECK(loopback_address(Family::ipv4).family() == Family::ipv4);
+    CHECK(loopback_address(Family::ipv6).host() == "::1");
+    CHECK(loopback_address(Family::ipv6).family() == Family::ipv6);
+    CHECK(loopback_address(Family::ipv6).port() == 0);
+}
+
+namespace {
+
+// local_answer as "family address" strings; "dns" when DNS must be asked.
+Names local(std::string_view text, std::string_view name) {
+    auto found = local_answer(text, name);
+    if (!found)
+        return {"dns"};
+    Names out;
+    for (const SockAddr& a : *found) {
+        CHECK(a.port() == 0);
+        out.push_back(std::string(family_name(a.family())) + " " + a.host());
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("local_answer: precedence of /etc/hosts, localhost names and DNS") {
+    const std::string v4_only = "127.0.0.1 localhost\n10.0.0.5 db\n";
+    const std::string both = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n";
+    const std::string remapped = "127.0.1.1 localhost app.localhost\n2001:db8::7 db\n";
+    struct Row {
+        const std::string* text;
+        std::string name;
+        Names expected;
+    };
+    const std::string none;
+    const std::vector<Row> rows{
+        // The case of the issue: /etc/hosts lists localhost for IPv4 only; ::1 is built in.
+        {&v4_only, "localhost", {"ipv6 ::1", "ipv4 127.0.0.1"}},
+        {&v4_only, "LOCALHOST.", {"ipv6 ::1", "ipv4 127.0.0.1"}},
+        {&both, "localhost", {"ipv6 ::1", "ipv4 127.0.0.1"}},
+        // Names under .localhost: loopback without any entry.
+        {&v4_only, "app.localhost", {"ipv6 ::1", "ipv4 127.0.0.1"}},
+        {&none, "localhost", {"ipv6 ::1", "ipv4 127.0.0.1"}},
+        {&none, "Web.App.Localhost", {"ipv6 ::1", "ipv4 127.0.0.1"}},
+        // An entry is honoured for the family it lists; the other family is still loopback.
+        {&remapped, "localhost", {"ipv6 ::1", "ipv4 127.0.1.1"}},
+        {&remapped, "app.localhost", {"ipv6 ::1", "ipv4 127.0.1.1"}},
+        // Other names: the hosts file alone, for every family, when it lists them.
+        {&v4_only, "db", {"ipv4 10.0.0.5"}},
+        {&remapped, "db", {"ipv6 2001:db8::7"}},
+        {&v4_only, "web", {"dns"}},
+        {&v4_only, "mylocalhost", {"dns"}},
+        {&v4_only, "localhost.example", {"dns"}},
+        {&none, "db", {"dns"}},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(*row.text);
+        CAPTURE(row.name);
+        CHECK(local(*row.text, row.name) == row.expected);
+    }
+}

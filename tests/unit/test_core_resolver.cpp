@@ -1,7 +1,9 @@
 // The resolver: evdns DNS_ERR_* codes as EAI_* codes and words; /etc/hosts; cancellation.
 #include "core/resolver.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
+#include <cerrno>
 #include <doctest/doctest.h>
 #include <event2/dns.h>
 #include <event2/util.h>
@@ -49,15 +51,37 @@ TEST_CASE("resolve_failure maps evdns errors to EAI codes and words") {
     }
 }
 
-TEST_CASE("Resolver::from_hosts reads /etc/hosts") {
+TEST_CASE("Resolver::local_lookup reads /etc/hosts and knows localhost") {
     Loop loop;
     Resolver resolver(loop, std::nullopt);
-    // Every Debian system lists localhost as 127.0.0.1.
-    auto v4 = resolver.from_hosts("localhost", Family::ipv4);
-    REQUIRE_FALSE(v4.empty());
-    CHECK(v4.front().host() == "127.0.0.1");
-    CHECK(resolver.from_hosts("LOCALHOST", Family::ipv4).size() == v4.size());
-    CHECK(resolver.from_hosts("no-such-name.invalid", Family::ipv4).empty());
+    // Every Debian system lists localhost as 127.0.0.1; ::1 is loopback whether listed or not.
+    auto local = resolver.local_lookup("localhost");
+    REQUIRE(local);
+    std::vector<std::string> hosts;
+    for (const SockAddr& a : *local)
+        hosts.push_back(a.host());
+    CHECK(std::find(hosts.begin(), hosts.end(), "127.0.0.1") != hosts.end());
+    CHECK(std::find(hosts.begin(), hosts.end(), "::1") != hosts.end());
+    REQUIRE(resolver.local_lookup("LOCALHOST"));
+    CHECK(resolver.local_lookup("LOCALHOST")->size() == local->size());
+    CHECK(resolver.local_lookup("tcpretry-test.localhost"));
+    CHECK_FALSE(resolver.local_lookup("no-such-name.invalid"));
+}
+
+TEST_CASE("server_unreachable_failure names the server and the errno") {
+    ResolveResult r = server_unreachable_failure("127.0.0.1:5353", ECONNREFUSED);
+    CHECK(r.addresses.empty());
+    CHECK(error_code_name(r.code) == "EAI_AGAIN");
+    CHECK(r.message ==
+          "DNS server 127.0.0.1:5353 refused (ECONNREFUSED): nothing listens on its port");
+    CHECK_FALSE(r.no_data);
+    r = server_unreachable_failure("[2001:db8::1]:53", EHOSTUNREACH);
+    CHECK(r.message ==
+          "DNS server [2001:db8::1]:53 is unreachable (EHOSTUNREACH): no route to host");
+    for (int err : {ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN})
+        CHECK(is_server_unreachable(err));
+    for (int err : {0, EAGAIN, EINTR, EMFILE, ENOBUFS, EPERM, EMSGSIZE})
+        CHECK_FALSE(is_server_unreachable(err));
 }
 
 TEST_CASE("Resolver: a query to a silent loopback DNS server can be cancelled") {
@@ -92,4 +116,88 @@ TEST_CASE("Resolver: a query to a silent loopback DNS server can be cancelled") 
     CHECK(cancelled);
     CHECK(calls == 0); // never after cancel()
     ::close(dns_fd);
+}
+
+namespace {
+
+// A loopback UDP port with nothing bound to it (bound, read, then closed): a query there
+// draws an ICMP port unreachable and never leaves this machine.
+std::string closed_udp_server() {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+    socklen_t len = sizeof sin;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    ::close(fd);
+    return "127.0.0.1:" + std::to_string(ntohs(sin.sin_port));
+}
+
+} // namespace
+
+TEST_CASE("Resolver: a DNS server where nothing listens fails the queries at once") {
+    const std::string server = closed_udp_server();
+    Loop loop;
+    Resolver resolver(loop, server);
+    std::vector<ResolveResult> results;
+    auto a = resolver.resolve("example.invalid", Family::ipv4, 80,
+                              [&](ResolveResult r) { results.push_back(std::move(r)); });
+    auto aaaa = resolver.resolve("example.invalid", Family::ipv6, 80,
+                                 [&](ResolveResult r) { results.push_back(std::move(r)); });
+    REQUIRE(a != 0);
+    REQUIRE(aaaa != 0);
+    CHECK(results.empty()); // never called from inside resolve()
+    const auto start = Clock::now();
+    alarm(20);
+    loop.run(); // ends on its own: nothing is left pending
+    alarm(0);
+    CHECK(Clock::now() - start < std::chrono::seconds(1));
+    REQUIRE(results.size() == 2);
+    for (const auto& r : results) {
+        CHECK(r.addresses.empty());
+        CHECK(error_code_name(r.code) == "EAI_AGAIN");
+        CHECK(r.message ==
+              "DNS server " + server + " refused (ECONNREFUSED): nothing listens on its port");
+    }
+}
+
+TEST_CASE("Resolver: a refused query's callback may cancel the next, or ask again") {
+    const std::string server = closed_udp_server();
+    Loop loop;
+    Resolver resolver(loop, server);
+    int first = 0, second = 0, again = 0;
+    Resolver::RequestId other = 0;
+    resolver.resolve("one.invalid", Family::ipv4, 80, [&](ResolveResult) {
+        ++first;
+        resolver.cancel(other);
+        // A new query after the verdict gets a probe of its own, and its own failure.
+        resolver.resolve("two.invalid", Family::ipv4, 80, [&](ResolveResult r) {
+            ++again;
+            CHECK(r.message.find("refused (ECONNREFUSED)") != std::string::npos);
+        });
+    });
+    other = resolver.resolve("one.invalid", Family::ipv6, 80, [&](ResolveResult) { ++second; });
+    alarm(20);
+    loop.run();
+    alarm(0);
+    CHECK(first == 1);
+    CHECK(second == 0);
+    CHECK(again == 1);
+}
+
+TEST_CASE("Resolver: a query cancelled before the refusal arrives is never called") {
+    const std::string server = closed_udp_server();
+    Loop loop;
+    Resolver resolver(loop, server);
+    int calls = 0;
+    auto id =
+        resolver.resolve("example.invalid", Family::ipv4, 80, [&](ResolveResult) { ++calls; });
+    REQUIRE(id != 0);
+    resolver.cancel(id);
+    alarm(20);
+    loop.run();
+    alarm(0);
+    CHECK(calls == 0);
 }
