@@ -1,7 +1,12 @@
 """Usage errors: exit 2 and exactly one line on stderr naming the bad value, never a crash;
 and the valid edge cases next to them that must not be usage errors."""
 
+import os
+import socket
+import tempfile
+import time
 import unittest
+import urllib.request
 
 import harness
 from harness import of_type
@@ -68,6 +73,20 @@ USAGE_ERRORS = [
     (["-4", "-6", "h:1"], ["-4", "-6"]),
     (["-4", "[::1]:80"], ["[::1]:80"]),
     (["h:1", "--"], ["COMMAND"]),
+    # Durations: compound forms must be whole ("1m30" lacks the unit of its last part).
+    (["--timeout", "1m30", "h:1"], ["--timeout: invalid value '1m30'"]),
+    (["-T", "30s1m", "h:1"], ["--connect-timeout: invalid value '30s1m'"]),
+    # URLs: only tcp://HOST:PORT; never "an IPv6 address needs brackets".
+    (["http://h:80"], ["'http://h:80'", "http://", "only HOST:PORT"]),
+    (["https://h/health"], ["'https://h/health'", "https://"]),
+    (["tcp://h:80/path"], ["'tcp://h:80/path'", "nothing may follow"]),
+    (["tcp://h"], ["'tcp://h'", "missing port"]),
+    # Mode-specific flags.
+    (["--recheck", "5s", "h:1"], ["--recheck", "--watch"]),
+    (["-w", "--recheck", "0", "h:1"], ["--recheck: invalid value '0'"]),
+    (["--timestamps", "--no-timestamps", "h:1"], ["--timestamps", "--no-timestamps"]),
+    (["--json", "--timestamps", "h:1"], ["--timestamps"]),
+    (["--metrics-listen", ":0", "h:1"], ["--metrics-listen: invalid value ':0'"]),
     # Control characters and invalid UTF-8 (passed as bytes).
     ([b"bad\x01host:80"], ["bad", "host:80"]),
     ([b"bad\nhost:80"], ["bad", "host:80"]),
@@ -129,6 +148,122 @@ class UsageErrors(harness.TestCase):
         self.check_usage_error(["--once", arg], [arg])
 
 
+# Every invalid value: one line "--FLAG: invalid value 'VALUE' (what is valid)".
+INVALID_VALUES = [
+    (["--multiplier", "2000"], "--multiplier: invalid value '2000' (1 to 1000)"),
+    (["--jitter", "2"], "--jitter: invalid value '2' (a fraction from 0 to 1)"),
+    (["-t", "soon"], "--timeout: invalid value 'soon' ("),
+    (["-T", "0"], "--connect-timeout: invalid value '0' (more than 0)"),
+    (["--initial-delay", "x"], "--initial-delay: invalid value 'x' ("),
+    (["--max-delay", "x"], "--max-delay: invalid value 'x' ("),
+    (["-n", "x"], "--attempts: invalid value 'x' ("),
+    (["--seed", "x"], "--seed: invalid value 'x' ("),
+    (["--parallel", "0"], "--parallel: invalid value '0' ("),
+    (["--quorum", "2"], "--quorum: invalid value '2' ("),
+    (["-w", "--stable-after", "x"], "--stable-after: invalid value 'x' ("),
+    (["-w", "--keepalive", "1s"], "--keepalive: invalid value '1s' ("),
+    (["-w", "--recheck", "x"], "--recheck: invalid value 'x' ("),
+    (["--send", "\\q"], "--send: invalid value '\\q' ("),
+    (["--expect", "("], "--expect: invalid value '(' ("),
+    (["--expect", "x", "--expect-timeout", "0"], "--expect-timeout: invalid value '0' ("),
+    (["-c", "x"], "--count: invalid value 'x' ("),
+    (["-c", "1", "-i", "0"], "--interval: invalid value '0' ("),
+    (["--source", "x"], "--source: invalid value 'x' ("),
+    (["--resolver", "x"], "--resolver: invalid value 'x' ("),
+    (["--format", "xml"], "--format: invalid value 'xml' ("),
+    (["--color", "x"], "--color: invalid value 'x' ("),
+    (["--metrics-listen", "x"], "--metrics-listen: invalid value 'x' ("),
+    (["--once=3"], "--once: invalid value '3' (a switch takes no value)"),
+    (["--json=x"], "--json: invalid value 'x' (a switch takes no value)"),
+    (["-t", "1", "-t", "2"], "--timeout: given more than once"),
+]
+
+
+class InvalidValues(harness.TestCase):
+    def test_every_invalid_value_names_its_flag(self):
+        for args, message in INVALID_VALUES:
+            with self.subTest(args=args):
+                r = harness.run(*args, "127.0.0.1:1")
+                self.assertExit(r, 2)
+                self.assertEqual(r.stdout, "", r)
+                self.assertEqual(r.stderr.count("\n"), 1, r)
+                self.assertTrue(r.stderr.startswith("tcpretry: " + message), r)
+
+    def test_missing_value_names_the_flag(self):
+        r = harness.run("127.0.0.1:1", "--timeout")
+        self.assertExit(r, 2)
+        self.assertEqual(r.stderr, "tcpretry: --timeout: missing value (DUR)\n")
+
+
+class HelpBesideAHost(harness.TestCase):
+    """wait-for-it's -h HOST -p PORT: help and exit 0 would let "tcpretry -h db -p 5432 --
+    migrate" look like success without running migrate."""
+
+    def test_wait_for_it_habit_is_a_usage_error_and_runs_nothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, "ran")
+            r = harness.run("-h", "db", "-p", "5432", "--", "touch", marker)
+            self.assertExit(r, 2)
+            self.assertEqual(r.stdout, "", r)
+            self.assertEqual(
+                r.stderr,
+                "tcpretry: tcpretry takes HOST:PORT; -h is --help (did you mean 'tcpretry db:5432'?)\n")
+            self.assertFalse(os.path.exists(marker), "COMMAND ran")
+
+    def test_help_beside_any_word_is_a_usage_error(self):
+        for args in (["-h", "db"], ["--help", "db:5432"], ["-h", "127.0.0.1", "-p", "80"],
+                     ["--help", "--", "true"]):
+            with self.subTest(args=args):
+                r = harness.run(*args)
+                self.assertExit(r, 2)
+                self.assertEqual(r.stdout, "", r)
+                self.assertEqual(r.stderr.count("\n"), 1, r)
+                self.assertIn("tcpretry takes HOST:PORT; -h is --help", r.stderr)
+
+    def test_help_alone_or_with_options_prints_the_help(self):
+        for args in (["-h"], ["--help"], ["--help", "-v"], ["-q", "-h", "-t", "5s"]):
+            with self.subTest(args=args):
+                r = harness.run(*args)
+                self.assertExit(r, 0)
+                self.assertIn("Usage: tcpretry", r.stdout)
+                self.assertEqual(r.stderr, "")
+
+
+class MetricsListen(harness.TestCase):
+    def test_busy_port_says_why_in_one_line(self):
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = harness.run("--once", "--metrics-listen", f"127.0.0.1:{port}", f"127.0.0.1:{port}")
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout, "", r)
+        self.assertEqual(r.stderr.count("\n"), 1, r)
+        self.assertIn(f"--metrics-listen: cannot listen on 127.0.0.1:{port}", r.stderr)
+        self.assertIn("address already in use", r.stderr)
+
+    def test_colon_port_is_all_addresses(self):
+        server = self.server()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        p = self.background("--watch", "--metrics-listen", f":{port}", server.target)
+        hosts = ["127.0.0.1"] + (["[::1]"] if harness.ipv6_available() else [])
+
+        def scrape(host):
+            try:
+                with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2) as r:
+                    return r.read().decode()
+            except OSError:
+                return None
+        for host in hosts:
+            with self.subTest(host=host):
+                self.assertTrue(harness.wait_until(lambda: scrape(host) is not None, 10),
+                                f"nothing serves /metrics on {host}:{port}")
+                self.assertIn("tcpretry_up", scrape(host))
+
+
 class ValidEdgeCases(harness.TestCase):
     """Inputs next to the errors above that must be accepted (exit is not 2)."""
 
@@ -170,6 +305,60 @@ class ValidEdgeCases(harness.TestCase):
                         "--max-delay", "2m", "--multiplier", "1", "--jitter", "0",
                         "--seed", "0", "-n", "0", server.target)
         self.assertExit(r, 0)
+
+    def test_compound_durations_and_timeout_zero(self):
+        server = self.server()
+        r = harness.run("--json", "-t", "1m30s", "-T", "1m00s", "--initial-delay", "0m01s",
+                        "--max-delay", "1h2m", server.target)
+        self.assertExit(r, 0)
+        # -t 0: no deadline (wait-for-it's convention), not a usage error.
+        for zero in ("0", "0s"):
+            with self.subTest(timeout=zero):
+                r = harness.run("--json", "-t", zero, server.target)
+                self.assertExit(r, 0)
+
+    def test_timeout_zero_is_no_deadline(self):
+        # With -t 0 a closed port is retried until --attempts gives up: exit 1 (not 2, not 124).
+        closed = self.closed_port()
+        r = harness.run("--json", "-t", "0", "-n", "3", "--initial-delay", "10ms", closed.target)
+        self.assertExit(r, 1)
+
+    def test_tcp_url_targets(self):
+        server = self.server()
+        for text in (f"tcp://{server.target}", f"tcp://{server.target}/",
+                     f"TCP://localhost:{server.port}"):
+            with self.subTest(target=text):
+                r = harness.run("--json", text)
+                self.assertExit(r, 0)
+                self.assertEqual(of_type(r.events(), "connected")[0]["target"], text)
+
+    def test_tcp_url_with_ipv6(self):
+        self.require_ipv6()
+        server = self.server("::1")
+        r = harness.run("--json", f"tcp://[::1]:{server.port}")
+        self.assertExit(r, 0)
+
+    def test_json_quiet_is_json(self):
+        # JSON lines are the output: -q changes nothing, -v neither.
+        server = self.server()
+        plain = [e["event"] for e in harness.run("--json", server.target).events()]
+        for flag in ("-q", "-v"):
+            with self.subTest(flag=flag):
+                r = harness.run("--json", flag, server.target)
+                self.assertExit(r, 0)
+                self.assertEqual([e["event"] for e in r.events()], plain, r)
+                self.assertEqual(r.stderr, "")
+
+    def test_duplicate_targets_are_probed_each_with_one_warning(self):
+        server = self.server()
+        other = self.server()
+        r = harness.run("--json", server.target, other.target, server.target, server.target)
+        self.assertExit(r, 0)
+        events = r.events()
+        warnings = [e["message"] for e in of_type(events, "warning")]
+        self.assertEqual(warnings,
+                         [f"target {server.target} is given 3 times; each copy is probed"], r)
+        self.assertEqual(len(of_type(events, "connected")), 4, r)
 
     def test_jitter_bounds_inclusive(self):
         server = self.server()

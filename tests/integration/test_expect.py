@@ -245,6 +245,19 @@ class Redis(ExpectCase):
         self.assertEqual(f["error"], "expect_mismatch", f)
         self.assertEqual(f["received"], "+PONG\\r\\n")
 
+    def test_dollar_matches_before_crlf(self):
+        # Redis ends its reply "+PONG\r\n": $ must match before the CR of a CRLF line end.
+        port = self.start_redis()
+        r = harness.run("--json", "--timeout", "20s", "--send", "PING\\r\\n", "--expect",
+                        "^\\+PONG$", f"127.0.0.1:{port}")
+        self.assertExit(r, 0)
+        self.assertEqual(len(of_type(self.events_of(r), "connected")), 1, r)
+        # And a reply that is not exactly PONG on its line still fails.
+        r = harness.run("--json", "--once", "--send", "PING\\r\\n", "--expect", "^\\+PON$",
+                        "--expect-timeout", "300ms", f"127.0.0.1:{port}")
+        self.assertExit(r, 1)
+        self.assertEqual(self.only_failure(r)["error"], "expect_mismatch", r)
+
 
 class Send(ExpectCase):
     def test_send_alone_puts_the_exact_bytes_on_the_wire(self):
@@ -286,6 +299,33 @@ class Send(ExpectCase):
                 self.assertEqual(len(r.stderr.splitlines()), 1, r)
                 self.assertTrue(r.stderr.startswith("tcpretry: "), r)
                 self.assertIn("--send", r.stderr)
+
+    def test_crlf_line_ends_in_a_banner(self):
+        # SMTP, FTP, SSH and HTTP end lines with CRLF: ^...$ matches a whole line of them.
+        server = self.behaviour_server(sw.banner(b"220-first\r\n220 mail ESMTP ready\r\n"))
+        r = harness.run("--json", "--once", "--expect", "^220 .*ready$", server.target)
+        self.assertExit(r, 0)
+        server = self.behaviour_server(sw.banner(b"HTTP/1.1 200 OK\r\nServer: x\r\n"))
+        r = harness.run("--json", "--once", "--expect", "^HTTP/1\\.[01] 200 OK$", server.target)
+        self.assertExit(r, 0)
+
+    def test_perl_escapes_are_usage_errors_that_name_the_posix_form(self):
+        for bad, advice in (("^\\d+$", "[0-9]"), ("\\w+", "[[:alnum:]_]"),
+                            ("a\\sb", "[[:space:]]"), ("\\bok\\b", "\\b"),
+                            ("PONG\\r\\n", "$"), ("[\\d.]+", "[:digit:]")):
+            with self.subTest(expect=bad):
+                r = harness.run("--expect", bad, "127.0.0.1:1")
+                self.assertExit(r, 2)
+                self.assertEqual(r.stdout, "")
+                self.assertEqual(len(r.stderr.splitlines()), 1, r)
+                self.assertIn(f"--expect: invalid value '{bad}'", r.stderr)
+                self.assertIn(advice, r.stderr)
+
+    def test_escapes_posix_knows_are_fine(self):
+        server = self.behaviour_server(sw.banner(b"+OK v1.2 (a) $5 \\ [x]\r\n"))
+        r = harness.run("--json", "--once", "--expect",
+                        "^\\+OK v1\\.2 \\(a\\) \\$5 \\\\ \\[x\\]$", server.target)
+        self.assertExit(r, 0)
 
     def test_bad_regex_is_a_usage_error(self):
         for bad in ("(", "a{1", "[z-a]"):
