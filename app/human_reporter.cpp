@@ -579,21 +579,24 @@ void HumanReporter::summary(const Summary& s) {
     }
     std::string line = paint("tcpretry:", k_bold) + " " + result_words(s.result) + ", " + counts +
                        ", " + format_span(s.elapsed);
+    // A run that did not succeed names what was not up first; the summary stays the last line.
     if (m_style.verbosity == Verbosity::quiet) {
         if (s.result != Result::ok) {
+            list_not_up(s.probes.has_value());
             write_err(line);
-            list_not_up();
         }
         return;
     }
-    print(line);
     if (s.result != Result::ok && !m_style.fleet) // the fleet view has its own table
-        list_not_up();
+        list_not_up(s.probes.has_value());
+    print(line);
 }
 
 // After a run that did not succeed: which targets were not up, and why (at most 10).
-void HumanReporter::list_not_up() {
+void HumanReporter::list_not_up(bool ping) {
     constexpr std::size_t k_rows = 10;
+    bool quiet = m_style.verbosity == Verbosity::quiet;
+    std::string state = ping ? " never answered: " : " not connected: ";
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
         const TargetState& t = m_state[i];
@@ -602,13 +605,14 @@ void HumanReporter::list_not_up() {
         if (++missing > k_rows)
             continue;
         ++shown;
-        std::string line = "  " + m_targets[i].text + ": " +
+        std::string line = m_targets[i].text + state +
                            (t.why.empty() ? std::string("no attempt finished") : t.why);
-        m_style.verbosity == Verbosity::quiet ? write_err(line) : print(line);
+        quiet ? write_err("tcpretry: " + line) : print(paint(line, k_red));
     }
     if (missing > shown) {
-        std::string line = "  and " + std::to_string(missing - shown) + " more";
-        m_style.verbosity == Verbosity::quiet ? write_err(line) : print(line);
+        std::string line = "and " + std::to_string(missing - shown) + " more" +
+                           (ping ? " never answered" : " not connected");
+        quiet ? write_err("tcpretry: " + line) : print(line);
     }
 }
 

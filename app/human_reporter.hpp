@@ -100,7 +100,7 @@ class HumanReporter : public Reporter {
     void on_connected(const core::Event& e, TargetState& t);
     void on_disconnected(const core::Event& e, TargetState& t);
     void track(const core::Event& e, TargetState& t);
-    void list_not_up();
+    void list_not_up(bool ping);
     void set_failing(TargetState& t, bool failing);
     std::string label(const core::Event& e) const;
     std::string paint(std::string_view text, const char* code) const;

@@ -89,8 +89,11 @@ class Human(harness.TestCase):
         port = self.closed_port()
         r = harness.run("-n", "5", "--jitter", "0", "--initial-delay", "10ms", port.target)
         self.assertExit(r, 1)
-        refused = [l for l in r.stdout.splitlines() if "connection refused" in l]
+        refused = [l for l in r.stdout.splitlines()
+                   if "connection refused" in l and " attempt " in l]
         self.assertEqual(len(refused), 1, f"one line for five identical refusals\n{r}")
+        self.assertRegex(r.stdout, rf"(?m)^{re.escape(port.target)} not connected: refused: "
+                                   r"connection refused$")
         self.assertRegex(refused[0], rf"^{re.escape(port.target)} attempt 1: connection "
                                      r"refused \([0-9.]+ m?s\); retrying in 10 ms$")
         self.assertRegex(r.stdout, rf"(?m)^{re.escape(port.target)} gave up after 5 attempts")
@@ -102,7 +105,8 @@ class Human(harness.TestCase):
         r = harness.run("-v", "-n", "5", "--jitter", "0", "--initial-delay", "10ms",
                         port.target)
         self.assertExit(r, 1)
-        refused = [l for l in r.stdout.splitlines() if "connection refused" in l]
+        refused = [l for l in r.stdout.splitlines()
+                   if "connection refused" in l and " attempt " in l]
         self.assertEqual([re.search(r"attempt (\d+):", l).group(1) for l in refused],
                          ["1", "2", "3", "4", "5"], r)
 
@@ -139,6 +143,29 @@ class Human(harness.TestCase):
         self.assertIsNotNone(still, f"no 'still refused' line\n{r}")
         self.assertTrue(first.start() < still.start() < timeout.start(), r)
         self.assertEqual(int(still.group(1)), 3, f"attempts 1-3 were refused\n{r}")
+
+    def test_a_failed_run_names_each_target_that_is_not_up_also_quiet(self):
+        server = self.server()
+        closed = self.closed_port()
+        for quiet in (True, False):
+            with self.subTest(quiet=quiet):
+                args = ["-q"] if quiet else []
+                r = harness.run(*args, "-t", "1s", server.target, closed.target)
+                self.assertExit(r, 124)
+                out = r.stderr if quiet else r.stdout
+                prefix = "tcpretry: " if quiet else ""
+                self.assertRegex(out, rf"(?m)^{prefix}{re.escape(closed.target)} not connected: "
+                                      r"refused: connection refused$")
+                self.assertNotRegex(out, rf"{re.escape(server.target)} not connected")
+                self.assertRegex(out.splitlines()[-1], r"^tcpretry: timed out, 1 of 2 targets")
+
+    def test_the_list_of_targets_not_up_stops_at_10(self):
+        ports = [self.closed_port() for _ in range(12)]
+        r = harness.run("-q", "--once", *[p.target for p in ports])
+        self.assertExit(r, 1)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len([l for l in lines if " not connected: refused" in l]), 10, r)
+        self.assertIn("tcpretry: and 2 more not connected", lines, r)
 
     def test_quiet_prints_nothing_on_success_and_only_errors_on_failure(self):
         server, port = self.server(), self.closed_port()

@@ -235,8 +235,9 @@ TEST_CASE("HumanReporter: connected, gave up, summary") {
         f.reporter.summary(s);
         // Then each target that is not up, and why.
         CHECK(f.out_file.lines() ==
-              Lines{"tcpretry: gave up, 0 of 2 targets connected, 1 attempt, 1 failed, 2m05s",
-                    "  a:1: refused: connection refused", "  b:2: no attempt finished"});
+              Lines{"a:1 not connected: refused: connection refused",
+                    "b:2 not connected: no attempt finished",
+                    "tcpretry: gave up, 0 of 2 targets connected, 1 attempt, 1 failed, 2m05s"});
     }
     SUBCASE("the summary prints a pending failure first") {
         Fixture f({"db:5432"});
@@ -251,8 +252,8 @@ TEST_CASE("HumanReporter: connected, gave up, summary") {
         auto lines = f.out_file.lines();
         REQUIRE(lines.size() == 3);
         CHECK(lines[0] == "db:5432 [10.0.0.5] attempt 1: connection refused (0.21 ms)");
-        CHECK(lines[1].rfind("tcpretry: interrupted", 0) == 0);
-        CHECK(lines[2] == "  db:5432: refused: connection refused");
+        CHECK(lines[1] == "db:5432 not connected: refused: connection refused");
+        CHECK(lines[2].rfind("tcpretry: interrupted", 0) == 0);
     }
 }
 
@@ -387,8 +388,8 @@ TEST_CASE("HumanReporter: --quiet prints nothing but errors, on the error output
     CHECK(f.out_file.text().empty());
     CHECK(f.err_file.lines() ==
           Lines{"tcpretry: db:5432 gave up after 3 attempts (last error: refused)",
-                "tcpretry: gave up, 0 of 1 target connected, 3 attempts, 3 failed, 1.0 s",
-                "  db:5432: refused: connection refused"});
+                "tcpretry: db:5432 not connected: refused: connection refused",
+                "tcpretry: gave up, 0 of 1 target connected, 3 attempts, 3 failed, 1.0 s"});
 
     SUBCASE("a successful run is silent") {
         Fixture ok({"db:5432"}, HumanStyle{Verbosity::quiet, false});
@@ -459,10 +460,10 @@ TEST_CASE("HumanReporter: a run that fails names the targets that are not up, at
     f.reporter.summary(s);
     Lines lines = f.err_file.lines();
     REQUIRE(lines.size() == 12);
-    CHECK(lines[0].rfind("tcpretry: timed out, 1 of 13 targets connected", 0) == 0);
-    CHECK(lines[1] == "  h2:1: timeout: timed out");
-    CHECK(lines[10] == "  h11:1: timeout: timed out");
-    CHECK(lines[11] == "  and 2 more");
+    CHECK(lines[0] == "tcpretry: h2:1 not connected: timeout: timed out");
+    CHECK(lines[9] == "tcpretry: h11:1 not connected: timeout: timed out");
+    CHECK(lines[10] == "tcpretry: and 2 more not connected");
+    CHECK(lines[11].rfind("tcpretry: timed out, 1 of 13 targets connected", 0) == 0);
     CHECK(f.out_file.text().empty());
 }
 
