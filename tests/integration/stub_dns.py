@@ -126,6 +126,15 @@ def build_reply(qid, query_flags, question, rcode, qtype, addresses, ttl=0):
     return header + question + answers
 
 
+def unused_udp_port(host="127.0.0.1"):
+    """A UDP port on host with nothing bound to it (bound once, then closed): a query there
+    draws an ICMP port unreachable, as a DNS server that is down does."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 class StubDns:
     """The server: a UDP socket on 127.0.0.1 (random port) answered from a thread."""
 

@@ -190,5 +190,129 @@ class Resolution(DnsTestCase):
                          [("café.test:80", "resolve")])
 
 
+def hosts_names_with_ipv4_only(path="/etc/hosts"):
+    """Names /etc/hosts lists with IPv4 addresses only (not localhost names)."""
+    families = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split("#", 1)[0].split()
+                if len(fields) < 2:
+                    continue
+                family = "ipv6" if ":" in fields[0] else "ipv4"
+                for name in fields[1:]:
+                    families.setdefault(name.lower(), set()).add(family)
+    except OSError:
+        return []
+    return sorted(n for n, fams in families.items()
+                  if fams == {"ipv4"} and n != "localhost" and not n.endswith(".localhost"))
+
+
+class LocalhostNames(DnsTestCase):
+    """RFC 6761: localhost and names under .localhost are loopback and never go to DNS, for
+    -4, -6 and both families, whatever /etc/hosts lists (here: 127.0.0.1 only)."""
+
+    def assertNoDnsQuery(self):
+        self.assertEqual(self.dns.queries(), [], "a localhost name was sent to DNS")
+
+    def test_dash_6_localhost_is_the_ipv6_loopback(self):
+        self.require_ipv6()
+        server = self.server("::1")
+        r = self.run_tcpretry("-6", f"localhost:{server.port}")
+        self.assertExit(r, 0)
+        events = self.assertValidJsonLines(r)
+        self.assertEqual([a["address"] for a in of_type(events, "attempt")], ["::1"])
+        self.assertEqual(of_type(events, "connected")[0]["address"], "::1")
+        self.assertNoDnsQuery()
+
+    def test_dash_6_localhost_refused_is_refused_not_resolve(self):
+        self.require_ipv6()
+        port = self.closed_port("::1")
+        r = self.run_tcpretry("-6", "--once", f"localhost:{port.port}")
+        self.assertExit(r, 1)
+        failed = of_type(self.assertValidJsonLines(r), "failed")
+        self.assertEqual([(f["address"], f["error"]) for f in failed], [("::1", "refused")])
+        self.assertNoDnsQuery()
+
+    def test_dash_4_localhost_is_the_ipv4_loopback(self):
+        server = self.server("127.0.0.1")
+        r = self.run_tcpretry("-4", f"localhost:{server.port}")
+        self.assertExit(r, 0)
+        events = self.assertValidJsonLines(r)
+        self.assertEqual([a["address"] for a in of_type(events, "attempt")], ["127.0.0.1"])
+        self.assertNoDnsQuery()
+
+    def test_both_families_try_ipv6_loopback_then_ipv4(self):
+        self.require_ipv6()
+        server, closed6 = self.bind_same_port(
+            lambda: harness.Server("127.0.0.1"), lambda p: harness.ClosedPort("::1", p))
+        self.addCleanup(server.close)
+        self.addCleanup(closed6.close)
+        r = self.run_tcpretry(f"localhost:{server.port}")
+        self.assertExit(r, 0)
+        events = self.assertValidJsonLines(r)
+        self.assertEqual([a["address"] for a in of_type(events, "attempt")], ["::1", "127.0.0.1"])
+        self.assertEqual(of_type(events, "connected")[0]["address"], "127.0.0.1")
+        self.assertNoDnsQuery()
+
+    def test_both_families_reach_a_server_on_ipv6_loopback_only(self):
+        self.require_ipv6()
+        server = self.server("::1")
+        r = self.run_tcpretry(f"localhost:{server.port}")
+        self.assertExit(r, 0)
+        self.assertEqual(of_type(r.events(), "connected")[0]["address"], "::1")
+        self.assertNoDnsQuery()
+
+    def test_names_under_localhost_are_loopback_in_any_case(self):
+        # The stub would answer these with another address: it must never be asked.
+        server = self.server("127.0.0.1")
+        for name in ("app.localhost", "App.LocalHost.", "a.b.LOCALHOST", "LOCALHOST."):
+            with self.subTest(name=name):
+                self.dns.answer(name, a=["127.0.0.2"], aaaa=["::2"])
+                r = self.run_tcpretry("-4", f"{name}:{server.port}")
+                self.assertExit(r, 0)
+                connected = of_type(self.assertValidJsonLines(r), "connected")
+                self.assertEqual([c["address"] for c in connected], ["127.0.0.1"])
+        self.assertNoDnsQuery()
+
+    def test_dash_6_name_under_localhost(self):
+        self.require_ipv6()
+        server = self.server("::1")
+        r = self.run_tcpretry("-6", f"web.app.localhost:{server.port}")
+        self.assertExit(r, 0)
+        self.assertEqual(of_type(r.events(), "connected")[0]["address"], "::1")
+        self.assertNoDnsQuery()
+
+    def test_lookalikes_of_localhost_go_to_dns(self):
+        for name in ("mylocalhost", "localhost.test", "localhost-1"):
+            with self.subTest(name=name):
+                self.dns.nxdomain(name)
+                r = self.run_tcpretry("--once", f"{name}:80")
+                self.assertExit(r, 1)
+                failed = of_type(self.assertValidJsonLines(r), "failed")
+                self.assertEqual([(f["error"], f["errno"]) for f in failed],
+                                 [("resolve", "EAI_NONAME")])
+                self.assertTrue(self.dns.queries(name), f"{name} was not asked of DNS")
+
+
+class EtcHostsDecides(DnsTestCase):
+    def test_a_name_listed_for_ipv4_only_is_not_asked_of_dns_with_dash_6(self):
+        # /etc/hosts answers for a name it lists, in every family: -6 finds no IPv6 address
+        # there and fails without asking DNS (which here would answer ::1).
+        names = hosts_names_with_ipv4_only()
+        if not names:
+            self.skipTest("/etc/hosts lists no name with IPv4 addresses only")
+        name = names[0]
+        self.dns.answer(name, a=["127.0.0.1"], aaaa=["::1"])
+        r = self.run_tcpretry("-6", "--once", f"{name}:80")
+        self.assertExit(r, 1)
+        events = self.assertValidJsonLines(r)
+        self.assertEqual(of_type(events, "attempt"), [])
+        failed = of_type(events, "failed")
+        self.assertEqual([(f["error"], f["errno"]) for f in failed], [("resolve", "EAI_NODATA")])
+        self.assertIn("/etc/hosts", failed[0]["message"])
+        self.assertEqual(self.dns.queries(), [], f"{name} was asked of DNS")
+
+
 if __name__ == "__main__":
     unittest.main()

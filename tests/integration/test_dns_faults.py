@@ -1,6 +1,6 @@
 """DNS faults through --resolver: a DNS server on loopback that fails (NXDOMAIN, SERVFAIL,
-REFUSED, FORMERR, NOTIMP), says nothing, truncates, sends malformed or forged packets, or
-changes its answer between rounds. tcpretry must report `resolve` with the resolver's
+REFUSED, FORMERR, NOTIMP), says nothing, is not there at all (ICMP port unreachable),
+truncates, sends malformed or forged packets, or changes its answer between rounds. tcpretry must report `resolve` with the resolver's
 reason, give up on resolution within the connect timeout, never crash on a bad packet, never
 take a forged or broken reply as an address, and follow a changed answer on the next round.
 
@@ -18,7 +18,7 @@ import harness
 import netns
 from harness import of_type, summary
 from stub_dns import (CLASS_IN, RCODE_FORMERR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED,
-                      RCODE_SERVFAIL, TYPE_A, build_reply, parse_question)
+                      RCODE_SERVFAIL, TYPE_A, build_reply, parse_question, unused_udp_port)
 
 CRASH_MARKERS = ("AddressSanitizer", "runtime error", "Segmentation fault", "Aborted",
                  "core dumped", "terminate called", "LeakSanitizer")
@@ -278,6 +278,98 @@ class Silence(DnsFaultCase):
         self.assertEqual(summary(self.assertValidJsonLines(r))["result"], "timeout")
 
 
+class NothingListens(DnsFaultCase):
+    """No DNS server on the port: the kernel answers a query with ICMP port unreachable.
+    evdns's unconnected socket never hears of it; tcpretry's probe (a connected socket) does,
+    and the round fails at once with the reason, not at -T with "timed out"."""
+
+    def refused(self, *args, host="127.0.0.1", name="fault.test"):
+        port = unused_udp_port(host)
+        server = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        r = harness.run("--json", "--resolver", server, *args, f"{name}:80")
+        return r, server
+
+    def assertRefusedMessage(self, f, server):
+        self.assertEqual((f["error"], f["errno"]), ("resolve", "EAI_AGAIN"), f)
+        self.assertIn(f"DNS server {server} refused", f["message"])
+        self.assertIn("ECONNREFUSED", f["message"])
+        self.assertNotIn("timed out", f["message"])
+        self.assertNotIn("did not answer", f["message"])
+
+    def test_refused_at_once_not_at_the_connect_timeout(self):
+        r, server = self.refused("-T", "10s", "--once")
+        f = self.assertResolveFailure(r, {"EAI_AGAIN"})[0]
+        self.assertRefusedMessage(f, server)
+        self.assertLess(f["duration_ms"], 1000, f)
+        self.assertLess(r.elapsed, 2.5, r)
+        self.assertEqual(r.stderr, "", r)
+
+    def test_refused_with_the_default_connect_timeout(self):
+        r, server = self.refused("--once")
+        f = self.assertResolveFailure(r, {"EAI_AGAIN"})[0]
+        self.assertRefusedMessage(f, server)
+        self.assertLess(r.elapsed, 2.5, r)
+
+    def test_refused_ipv6_server(self):
+        self.require_ipv6()
+        r, server = self.refused("-T", "10s", "--once", host="::1")
+        f = self.assertResolveFailure(r, {"EAI_AGAIN"})[0]
+        self.assertRefusedMessage(f, server)
+        self.assertLess(r.elapsed, 2.5, r)
+
+    def test_each_round_is_refused_at_once(self):
+        r, server = self.refused("-T", "10s", "-n", "3", "--jitter", "0",
+                                 "--initial-delay", "20ms")
+        failed = self.assertResolveFailure(r, {"EAI_AGAIN"}, rounds=3)
+        for f in failed:
+            self.assertRefusedMessage(f, server)
+            self.assertLess(f["duration_ms"], 1000, f)
+        self.assertLess(r.elapsed, 2.5, r)
+
+    def test_one_family_with_dash_4(self):
+        r, server = self.refused("-4", "-T", "10s", "--once")
+        self.assertRefusedMessage(self.assertResolveFailure(r, {"EAI_AGAIN"})[0], server)
+        self.assertLess(r.elapsed, 2.5, r)
+
+    def test_human_output_says_refused(self):
+        port = unused_udp_port()
+        r = harness.run("--resolver", f"127.0.0.1:{port}", "-T", "10s", "--once", "fault.test:80")
+        self.assertExit(r, 1)
+        self.assertIn(f"DNS server 127.0.0.1:{port} refused (ECONNREFUSED)", r.stdout)
+        self.assertLess(r.elapsed, 2.5, r)
+
+    def test_a_server_that_comes_up_is_used_on_the_next_round(self):
+        # Round 1: nothing on the port (refused at once); then a server binds that very port
+        # during the retry delay and answers: round 2 connects.
+        server = self.server()
+        port = unused_udp_port()
+        p = self.background("--json", "--resolver", f"127.0.0.1:{port}", "-T", "10s",
+                            "--jitter", "0", "--initial-delay", "500ms", "-t", "20s",
+                            f"back.test:{server.port}")
+        f = p.wait_for_event("failed", attempt=1, timeout=5)
+        self.assertIsNotNone(f, p.lines())
+        self.assertIn("refused", f["message"])
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", port))
+        self.faulty(lambda q: q.reply(0, ["127.0.0.1"] if q.qtype == TYPE_A else []), sock)
+        c = p.wait_for_event("connected", timeout=10)
+        self.assertIsNotNone(c, p.lines())
+        self.assertEqual((c["attempt"], c["address"]), (2, "127.0.0.1"))
+        r = p.wait(timeout=10)
+        self.assertExit(r, 0)
+        self.assertNoCrash(r)
+
+    def test_a_live_but_silent_server_is_not_called_refused(self):
+        # The probe hears nothing from a server that is there: the query times out at -T as
+        # before, with the timeout's words.
+        dns = self.faulty(silent)
+        r = self.resolve(dns, "-T", "1500ms", "--once")
+        f = self.assertResolveFailure(r, {"EAI_AGAIN"})[0]
+        self.assertIn("timed out", f["message"])
+        self.assertNotIn("refused", f["message"])
+        self.assertGreaterEqual(f["duration_ms"], 1400, f)
+
+
 class BadPackets(DnsFaultCase):
     def test_truncated_reply_is_eai_fail(self):
         for behaviour in (truncated_empty, truncated_with_answer):
@@ -434,6 +526,13 @@ class ChangingAnswers(DnsFaultCase):
 class StderrStaysClean(DnsFaultCase):
     """libevent's own log lines must not reach the user: with a COMMAND the JSON stream is
     on stderr, and a stray line there breaks every JSON reader."""
+
+    def test_a_server_where_nothing_listens_leaves_stderr_empty(self):
+        r = harness.run("--json", "--resolver", f"127.0.0.1:{unused_udp_port()}", "--once",
+                        "fault.test:80", "--", "true")
+        self.assertExit(r, 1)
+        events = self.assertValidJsonLines(r, stream="stderr")
+        self.assertIn("refused", of_type(events, "failed")[0]["message"])
 
     def test_servfail_and_refused_leave_stderr_empty(self):
         # evdns logs "[msg] Nameserver ... has failed" unless tcpretry routes its log.
