@@ -1,9 +1,10 @@
 // DUR arguments (core::parse_duration): never crash; a parsed duration is in range; the
-// canonical form (format_duration_arg) parses back to the same milliseconds: exactly below
-// 1e15 ns (11.5 days), within 1 us above. parse_duration computes in double, so "Nms" beyond
-// 2^53 ns (104 days) can come back a few nanoseconds off; harmless, and not what this guards.
+// canonical form (format_duration_arg) parses back to the same milliseconds; and the compound
+// form the human output prints ("1m05s", "2h03m") parses back to the same whole seconds.
 #include "core/duration.hpp"
 #include "fuzz_support.hpp"
+
+#include <cstdio>
 
 using namespace tcpretry;
 using tcpretry::fuzz::require;
@@ -26,5 +27,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
                 "format_duration_arg round-trips to the millisecond");
     else
         require(off <= std::chrono::microseconds(1), "format_duration_arg round-trips within 1 us");
+
+    // "XmYYs" below an hour, "XhYYm" above, as the human output prints spans.
+    long long s = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+    char buf[48];
+    if (s < 3600)
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+    auto compound = core::parse_duration(buf);
+    require(compound.has_value(), "the compound form parses");
+    long long want_s = s < 3600 ? s : s / 60 * 60;
+    require(*compound == std::chrono::seconds(want_s), "the compound form round-trips");
     return 0;
 }

@@ -1,5 +1,5 @@
-// TARGET strings (core::parse_target): never crash; a parsed target is consistent; an error
-// is one clean line.
+// TARGET strings (core::parse_target, also as tcp://TARGET): never crash; a parsed target is
+// consistent; an error is one clean line.
 #include "core/target.hpp"
 #include "fuzz_support.hpp"
 
@@ -19,11 +19,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     require(t.text == text, "Target::text is the input");
     require(t.port != 0, "a parsed port is 1-65535");
     require(!t.host.empty(), "a parsed host is not empty");
-    require(t.host.find(':') == std::string::npos || text.front() == '[',
+    // "tcp://HOST:PORT[/]" is HOST:PORT.
+    std::string_view address = text;
+    if (address.size() >= 6 && (address[0] | 0x20) == 't' && (address[1] | 0x20) == 'c' &&
+        (address[2] | 0x20) == 'p' && address.substr(3, 3) == "://") {
+        address.remove_prefix(6);
+        if (!address.empty() && address.back() == '/')
+            address.remove_suffix(1);
+        require(address.find_first_of("/?#") == std::string_view::npos,
+                "nothing follows HOST:PORT in a tcp:// target");
+    } else {
+        require(text.find("://") == std::string_view::npos, "no URL but tcp:// is a target");
+    }
+    require(!address.empty(), "a tcp:// target has HOST:PORT");
+    require(t.host.find(':') == std::string::npos || address.front() == '[',
             "a host with ':' came in brackets");
     if (t.numeric)
         require(t.numeric->port() == t.port, "the numeric address carries the port");
-    if (text.front() == '[')
+    if (address.front() == '[')
         require(t.numeric && t.numeric->family() == core::Family::ipv6,
                 "a bracketed host is an IPv6 literal");
     // Parsing is a function of the text alone.
