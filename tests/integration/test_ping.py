@@ -664,7 +664,8 @@ class MetricsListen(PingTestCase):
 
     def test_bad_listen_addresses(self):
         t = self.closed_port().target
-        for bad in ("127.0.0.1", "localhost:9464", "127.0.0.1:0", "127.0.0.1:70000", ":9464"):
+        for bad in ("127.0.0.1", "localhost:9464", "127.0.0.1:0", "127.0.0.1:70000", ":0",
+                    "tcp://127.0.0.1:9464"):
             with self.subTest(value=bad):
                 r = harness.run("--metrics-listen", bad, "-c", "1", t)
                 self.assertExit(r, EXIT_USAGE)
