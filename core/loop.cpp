@@ -33,15 +33,15 @@ void Loop::exit() {
 
 Timer::Timer(Loop& loop, std::function<void()> fn) : m_loop(loop), m_fn(std::move(fn)) {}
 
-void Timer::start(Duration after) {
+bool Timer::start(Duration after) noexcept {
     if (!m_event) {
         m_event.reset(evtimer_new(m_loop.base(), &Timer::trampoline, this));
         if (!m_event)
-            throw std::runtime_error("cannot create a timer");
+            return false;
     }
     timeval tv = to_timeval(after);
     event_del(m_event.get());
-    event_add(m_event.get(), &tv);
+    return event_add(m_event.get(), &tv) == 0;
 }
 
 void Timer::cancel() {
@@ -53,7 +53,7 @@ bool Timer::pending() const {
     return m_event && event_pending(m_event.get(), EV_TIMEOUT, nullptr) != 0;
 }
 
-void Timer::trampoline(evutil_socket_t, short, void* arg) {
+void Timer::trampoline(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Timer*>(arg)->m_fn();
 }
 

@@ -62,12 +62,14 @@ class Loop {
 class Timer {
   public:
     Timer(Loop& loop, std::function<void()> fn);
-    void start(Duration after); // throws std::runtime_error if libevent cannot make the event
+    // Arms (or re-arms) the timer. False when libevent cannot make or add the event (out of
+    // memory): nothing is armed then. Never throws, so it is safe inside a callback.
+    bool start(Duration after) noexcept;
     void cancel();
     bool pending() const;
 
   private:
-    static void trampoline(evutil_socket_t, short, void* arg);
+    static void trampoline(evutil_socket_t, short, void* arg) noexcept;
     Loop& m_loop;
     std::function<void()> m_fn;
     EventPtr m_event;
