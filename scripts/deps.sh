@@ -13,8 +13,11 @@ build_packages=(build-essential cmake pkg-config libcli11-dev libevent-dev docte
 # (the watch tests against servers that close idle clients, the HTTP and TLS checks); the
 # packages' default instances are not used. stress-ng loads the CPU in timing tests;
 # clang-format checks the look of the sources. openssl makes the TLS tests' certificates.
+# zsh, fish and bash-completion check the shell completions (packaging/completions); lintian
+# checks the .deb of scripts/package.sh and file tells a static binary from a dynamic one.
 test_packages=(python3 netbase iproute2 iptables mandoc redis-server procps valgrind prometheus
-               clang libclang-rt-14-dev postgresql nginx stress-ng clang-format openssl)
+               clang libclang-rt-14-dev postgresql nginx stress-ng clang-format openssl
+               zsh fish bash-completion lintian file)
 
 # The loopback demo of run.sh only needs python3 (its late-listening server).
 demo_packages=(python3)
