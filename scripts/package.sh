@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the Debian package tcpretry_VERSION_amd64.deb with CPack and checks it with lintian.
+#
+#   scripts/package.sh [OUTDIR]      the .deb goes to OUTDIR (default: build-package/)
+#
+# The binary comes from a Release build in $TCPRETRY_PACKAGE_BUILD_DIR (default
+# build-package/build; an existing build directory is reused as it is, a new one is
+# configured with Debian's hardening flags from dpkg-buildflags). With
+# TCPRETRY_PACKAGE_FROM=static it is build-static/tcpretry instead (scripts/build-static.sh
+# makes it); the package then has no Depends on shared libraries.
+# lintian, when installed, must report no errors; its warnings are printed.
+# Prints the path of the .deb on stdout, everything else on stderr.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+outdir=${1:-$root/build-package}
+build=${TCPRETRY_PACKAGE_BUILD_DIR:-$root/build-package/build}
+from=${TCPRETRY_PACKAGE_FROM:-release}
+
+"$root/scripts/deps.sh" build >&2
+
+configure=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release)
+case "$from" in
+  release) configure+=(-DTCPRETRY_PACKAGE_BINARY=) ;;
+  static)
+    [ -x "$root/build-static/tcpretry" ] || {
+      echo "package.sh: TCPRETRY_PACKAGE_FROM=static but there is no build-static/tcpretry" \
+           "(scripts/build-static.sh makes it)" >&2
+      exit 1
+    }
+    # A stripped copy, as dh_strip would make it (CPack strips only targets it built).
+    mkdir -p "$build"
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+          -o "$build/tcpretry.prebuilt" "$root/build-static/tcpretry"
+    configure+=(-DTCPRETRY_PACKAGE_BINARY="$build/tcpretry.prebuilt") ;;
+  *) echo "package.sh: TCPRETRY_PACKAGE_FROM is 'release' or 'static', not '$from'" >&2; exit 2 ;;
+esac
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  # A new build directory: the product build with Debian's hardening flags (lintian checks
+  # them), without the test suite.
+  export CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
+  export LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
+  configure+=(-DTCPRETRY_BUILD_TESTS=OFF)
+fi
+
+cmake "${configure[@]}" >&2
+targets=(tcpretry_package_files)
+[ "$from" = release ] && targets+=(tcpretry)
+cmake --build "$build" --target "${targets[@]}" -j "$(nproc)" >&2
+
+mkdir -p "$outdir"
+(cd "$build" && cpack -G DEB -B "$outdir" --config CPackConfig.cmake) >&2
+rm -rf "$outdir/_CPack_Packages"
+version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
+deb="$outdir/tcpretry_${version}_$(dpkg --print-architecture).deb"
+[ -f "$deb" ] || { echo "package.sh: cpack made no $deb" >&2; ls "$outdir" >&2; exit 1; }
+
+if command -v lintian >/dev/null; then
+  echo "lintian $deb:" >&2
+  # Exit status 1 on an error (or worse); warnings and infos are shown.
+  lintian --fail-on error --info "$deb" >&2 || { echo "package.sh: lintian found errors" >&2; exit 1; }
+else
+  echo "package.sh: lintian is not installed; the package was not checked" >&2
+fi
+echo "$deb"
