@@ -101,4 +101,20 @@ Endpoint to_endpoint(const SockAddr& addr) {
     return Endpoint{addr.host(), addr.port(), addr.family()};
 }
 
+std::optional<SockAddr> local_address(int fd) {
+    SockAddr a;
+    a.length = sizeof a.storage;
+    if (::getsockname(fd, a.get(), &a.length) != 0)
+        return std::nullopt;
+    return a;
+}
+
+std::optional<SockAddr> peer_address(int fd) {
+    SockAddr a;
+    a.length = sizeof a.storage;
+    if (::getpeername(fd, a.get(), &a.length) != 0)
+        return std::nullopt;
+    return a;
+}
+
 } // namespace tcpretry::core

@@ -1,7 +1,8 @@
-// Socket addresses: a value type around sockaddr_storage and its printable form.
+// Socket addresses: a value type for IPv4 and IPv6 socket addresses and their printable form.
 #pragma once
 
 #include <cstdint>
+#include <netinet/in.h>
 #include <optional>
 #include <string>
 #include <sys/socket.h>
@@ -13,7 +14,14 @@ enum class Family { ipv4, ipv6 };
 std::string_view family_name(Family f);
 
 struct SockAddr {
-    sockaddr_storage storage{};
+    // Room for IPv4 and IPv6, not sockaddr_storage's 128 bytes: every target holds one, and
+    // the 10,000-target memory budget feels it. The largest member first, so {} zeroes it.
+    union Storage {
+        sockaddr_in6 in6;
+        sockaddr_in in4;
+        sockaddr sa;
+        sa_family_t ss_family;
+    } storage{};
     socklen_t length = 0;
 
     Family family() const { return storage.ss_family == AF_INET6 ? Family::ipv6 : Family::ipv4; }
@@ -37,5 +45,10 @@ struct Endpoint {
 };
 
 Endpoint to_endpoint(const SockAddr& addr);
+
+// A socket's own address (getsockname) and its peer's (getpeername); nullopt, with errno
+// set, when the kernel cannot say (the peer: not connected).
+std::optional<SockAddr> local_address(int fd);
+std::optional<SockAddr> peer_address(int fd);
 
 } // namespace tcpretry::core

@@ -1,10 +1,14 @@
-// Socket addresses: numeric parsing, printable forms, ports, equality.
+// Socket addresses: numeric parsing, printable forms, ports, equality, a socket's own and
+// peer address.
 #include "core/address.hpp"
+#include "core/loop.hpp"
 
+#include <cerrno>
 #include <doctest/doctest.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
 #include <vector>
 
 using namespace tcpretry::core;
@@ -89,4 +93,43 @@ TEST_CASE("to_endpoint and family_name") {
     CHECK(e.family == Family::ipv6);
     CHECK(family_name(Family::ipv4) == "ipv4");
     CHECK(family_name(Family::ipv6) == "ipv6");
+}
+
+TEST_CASE("SockAddr holds IPv6 in 32 bytes (every target keeps one)") {
+    CHECK(sizeof(SockAddr) <= 32);
+    SockAddr zero;
+    CHECK(zero.length == 0);
+    CHECK(zero.storage.ss_family == 0);
+    CHECK(zero.port() == 0);
+}
+
+TEST_CASE("local_address and peer_address") {
+    UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(listener.get() >= 0);
+    auto any = parse_numeric_address("127.0.0.1", 0);
+    REQUIRE(any);
+    REQUIRE(::bind(listener.get(), any->get(), any->length) == 0);
+    REQUIRE(::listen(listener.get(), 1) == 0);
+    auto server = local_address(listener.get());
+    REQUIRE(server);
+    CHECK(server->host() == "127.0.0.1");
+    CHECK(server->port() != 0);
+
+    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(client.get() >= 0);
+    errno = 0;
+    CHECK_FALSE(peer_address(client.get())); // not connected
+    CHECK(errno == ENOTCONN);
+    REQUIRE(::connect(client.get(), server->get(), server->length) == 0);
+    auto local = local_address(client.get());
+    auto peer = peer_address(client.get());
+    REQUIRE(local);
+    REQUIRE(peer);
+    CHECK(*peer == *server);
+    CHECK(local->host() == "127.0.0.1");
+    CHECK_FALSE(*local == *peer);
+
+    errno = 0;
+    CHECK_FALSE(local_address(-1));
+    CHECK(errno == EBADF);
 }
