@@ -1,63 +1,106 @@
 #include "core/connector.hpp"
 
+#include "core/happy_eyeballs.hpp"
+
 #include <algorithm>
-#include <utility>
+#include <array>
 #include <cerrno>
-#include <cstdio>
 #include <event2/util.h>
 #include <netinet/in.h>
-#include <stdexcept>
 #include <sys/socket.h>
-#include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace tcpretry::core {
 
+namespace {
+
+std::size_t slot(Family f) {
+    return f == Family::ipv6 ? 0 : 1;
+}
+
+} // namespace
+
+// One address's connect: its socket and the watch for writability.
 struct Connector::Attempt {
     Connector* owner;
     SockAddr address;
     TimePoint started;
     UniqueFd fd;
     EventPtr watch;
-    EventPtr write_watch; // while a --send is only partly written
 
-    static void on_event(evutil_socket_t, short, void* arg) {
+    static void on_event(evutil_socket_t, short, void* arg) noexcept {
         auto* self = static_cast<Attempt*>(arg);
         self->owner->on_writable(self);
     }
-    static void on_check_event(evutil_socket_t, short what, void* arg) {
-        auto* self = static_cast<Attempt*>(arg);
-        self->owner->on_check_io(what);
-    }
 };
 
-namespace {
+// Everything a round holds, made at its start and dropped at its end. Dropping it cancels
+// the round's queries, closes its sockets, disarms its timers and frees its gate slot.
+struct Connector::Round {
+    struct Lookup {
+        Resolver::RequestId request = 0;      // while the query is out
+        std::optional<ResolveResult> failure; // the lookup ended without an address
+    };
 
-std::string seconds_text(Duration d) {
-    double s = std::chrono::duration<double>(d).count();
-    char buf[32];
-    snprintf(buf, sizeof buf, "%g s", s);
-    return buf;
+    explicit Round(Connector& c)
+        : owner(c), deadline(c.m_loop, [&c] { c.on_round_timeout(); }),
+          pace(c.m_loop, [&c] { c.on_pace(); }) {}
+    ~Round() { end_connecting(); }
+    Round(const Round&) = delete;
+    Round& operator=(const Round&) = delete;
+
+    // The connect phase is over (won, failed or cancelled): queries, attempts, timers, slot.
+    void end_connecting();
+
+    Connector& owner;
+    TimePoint start{};
+    std::array<Lookup, 2> lookups; // by family: IPv6, IPv4
+    HappyEyeballs eyeballs;        // the addresses not tried yet, and when the next starts
+    std::vector<std::unique_ptr<Attempt>> attempts; // connecting now
+    unsigned fatal = 0; // attempts that failed with an error retrying cannot fix
+    ErrorClass last_error = ErrorClass::fatal;
+    bool holds_slot = false; // a gate slot
+    bool suspended = false;  // waits at the gate for a descriptor (state queued)
+    Timer deadline;          // the round's: resolution and connect
+    Timer pace;              // wakes HappyEyeballs' waits (stagger, resolution delay)
+    std::optional<TimePoint> pace_until;
+
+    // State checking: the winner and its check.
+    SockAddr winner;
+    TimePoint winner_started{};
+    Duration connect_duration{};
+    TimePoint check_start{};
+    std::unique_ptr<Check> check;
+};
+
+void Connector::Round::end_connecting() {
+    for (Lookup& l : lookups) {
+        if (l.request != 0)
+            owner.m_resolver.cancel(l.request);
+        l.request = 0;
+    }
+    attempts.clear();
+    deadline.cancel();
+    pace.cancel();
+    pace_until.reset();
+    if (holds_slot) {
+        holds_slot = false;
+        owner.m_options->gate->leave();
+    }
 }
-
-std::optional<SockAddr> local_address(int fd, bool peer) {
-    SockAddr a;
-    a.length = sizeof a.storage;
-    int rc = peer ? getpeername(fd, a.get(), &a.length) : getsockname(fd, a.get(), &a.length);
-    if (rc != 0)
-        return std::nullopt;
-    return a;
-}
-
-} // namespace
 
 Connector::Connector(Loop& loop, Resolver& resolver, Target target, std::size_t index,
                      ConnectorOptions options, EventSink& sink)
-    : m_loop(loop), m_resolver(resolver), m_target(std::move(target)), m_index(index),
-      m_options(std::move(options)), m_sink(sink), m_backoff(m_options.backoff, m_options.seed),
-      m_round_timer(loop, [this] { on_round_timeout(); }),
-      m_stagger_timer(loop, [this] { start_addresses(); }),
-      m_retry_timer(loop, [this] { begin_round(); }),
-      m_check_timer(loop, [this] { on_check_timeout(); }) {}
+    : Connector(loop, resolver, std::move(target), index,
+                std::make_shared<const ConnectorOptions>(options), options.seed, sink) {}
+
+Connector::Connector(Loop& loop, Resolver& resolver, Target target, std::size_t index,
+                     std::shared_ptr<const ConnectorOptions> options, uint64_t seed,
+                     EventSink& sink)
+    : m_loop(loop), m_resolver(resolver), m_sink(sink), m_options(std::move(options)),
+      m_target(std::move(target)), m_index(index), m_backoff(m_options->backoff, seed),
+      m_retry_timer(loop, [this] { begin_round(); }) {}
 
 Connector::~Connector() {
     stop();
@@ -69,19 +112,22 @@ void Connector::start() {
 }
 
 void Connector::stop() {
-    cancel_round();
+    m_current.reset();
     m_retry_timer.cancel();
-    if (m_options.gate)
-        m_options.gate->withdraw(this);
-    if (m_state == State::connecting || m_state == State::waiting || m_state == State::idle ||
-        m_state == State::queued)
+    if (m_options->gate)
+        m_options->gate->withdraw(this);
+    switch (m_state) {
+    case State::idle:
+    case State::queued:
+    case State::connecting:
+    case State::checking:
+    case State::waiting:
         m_state = State::stopped;
-}
-
-void Connector::release_slot() {
-    if (m_holds_slot) {
-        m_holds_slot = false;
-        m_options.gate->leave();
+        break;
+    case State::connected:
+    case State::gave_up:
+    case State::stopped:
+        break;
     }
 }
 
@@ -89,12 +135,13 @@ Event Connector::make_event(EventType type) const {
     Event e;
     e.type = type;
     e.target = m_index;
-    e.attempt = m_round;
+    e.attempt = m_round; // the round's number (JSON calls it "attempt")
     return e;
 }
 
 void Connector::begin_round() {
-    if (m_options.gate && !m_options.gate->enter(this, [this] { enter_round(); })) {
+    Gate* gate = m_options->gate;
+    if (gate && !gate->enter(this, [this] { enter_round(); })) {
         m_state = State::queued;
         return;
     }
@@ -102,143 +149,132 @@ void Connector::begin_round() {
 }
 
 void Connector::enter_round() {
-    m_holds_slot = m_options.gate != nullptr;
-    if (m_suspended) {
-        // Back from waiting for a descriptor: the round goes on with a fresh deadline.
-        m_suspended = false;
-        m_state = State::connecting;
-        m_round_timer.start(m_options.connect_timeout);
-        start_addresses();
-        return;
-    }
+    if (m_current && m_current->suspended)
+        return resume_round();
+    m_current = std::make_unique<Round>(*this);
+    Round& r = *m_current;
+    r.holds_slot = m_options->gate != nullptr;
     m_state = State::connecting;
     ++m_round;
-    m_round_start = Clock::now();
+    r.start = Clock::now();
     if (!m_first_round_start)
-        m_first_round_start = m_round_start;
-    m_lookups = {};
-    m_last_family.reset();
-    m_started = 0;
-    m_fatal = 0;
-    m_round_timer.start(m_options.connect_timeout);
+        m_first_round_start = r.start;
+    if (!r.deadline.start(m_options->connect_timeout))
+        return fail_locally(ENOMEM);
 
     if (m_target.numeric) {
-        m_queue[slot(m_target.numeric->family())].push_back(*m_target.numeric);
-        start_addresses();
-        return;
+        r.eyeballs.add(*m_target.numeric);
+        return start_addresses();
     }
-
     // /etc/hosts and localhost names first: a name they answer for is not asked of DNS, in
     // any family; a family they have no address for has none (-6 with an IPv4-only entry).
     if (auto local = m_resolver.local_lookup(m_target.host)) {
-        for (SockAddr a : *local) {
-            if (m_options.family && *m_options.family != a.family())
-                continue;
-            a.set_port(m_target.port);
-            m_queue[slot(a.family())].push_back(a);
-        }
-        if (m_options.family && m_queue[slot(*m_options.family)].empty()) {
-            ResolveResult none;
-            none.code = ErrorCode::resolver(EVUTIL_EAI_NODATA);
-            none.message = *m_options.family == Family::ipv6
-                               ? "name has no IPv6 address in /etc/hosts"
-                               : "name has no IPv4 address in /etc/hosts";
-            none.no_data = true;
-            FamilyLookup& l = m_lookups[slot(*m_options.family)];
-            l.wanted = l.done = true;
-            l.failure = std::move(none);
-        }
-        start_addresses();
-        return;
+        add_local_addresses(*local);
+        return start_addresses();
     }
     for (Family f : {Family::ipv6, Family::ipv4})
-        if (!m_options.family || *m_options.family == f)
-            m_lookups[slot(f)].wanted = true;
+        if (!m_options->family || *m_options->family == f)
+            r.eyeballs.expect(f);
     for (Family f : {Family::ipv6, Family::ipv4})
-        if (m_lookups[slot(f)].wanted)
+        if (!m_options->family || *m_options->family == f)
             lookup(f);
     check_round_over();
 }
 
-void Connector::lookup(Family family) {
-    FamilyLookup& l = m_lookups[slot(family)];
-    l.request = m_resolver.resolve(m_target.host, family, m_target.port,
-                                   [this, family](ResolveResult r) { on_resolved(family, std::move(r)); });
-    if (l.request == 0) {
-        l.done = true;
-        ResolveResult r;
-        r.code = ErrorCode::resolver(EVUTIL_EAI_FAIL);
-        r.message = "cannot start a DNS query";
-        l.failure = std::move(r);
-    }
-}
-
-void Connector::on_resolved(Family family, ResolveResult result) {
-    FamilyLookup& l = m_lookups[slot(family)];
-    l.done = true;
-    l.request = 0;
-    if (result.addresses.empty()) {
-        l.failure = std::move(result);
-    } else {
-        for (const SockAddr& a : result.addresses)
-            m_queue[slot(family)].push_back(a);
-    }
-    // AAAA arriving during the resolution delay ends the delay.
-    if (m_started == 0)
-        m_stagger_timer.cancel();
+// Back from waiting for a descriptor: the round goes on with a fresh deadline.
+void Connector::resume_round() {
+    Round& r = *m_current;
+    r.suspended = false;
+    r.holds_slot = m_options->gate != nullptr;
+    m_state = State::connecting;
+    if (!r.deadline.start(m_options->connect_timeout))
+        return fail_locally(ENOMEM);
     start_addresses();
 }
 
-void Connector::start_addresses() {
-    if (m_state != State::connecting)
-        return;
-    if (m_stagger_timer.pending())
-        return;
-    // A answered first: give AAAA the resolution delay before starting with IPv4.
-    const FamilyLookup& v6 = m_lookups[slot(Family::ipv6)];
-    if (m_started == 0 && !m_delay_done && m_queue[slot(Family::ipv6)].empty() &&
-        !m_queue[slot(Family::ipv4)].empty() && v6.wanted && !v6.done) {
-        m_delay_done = true;
-        m_stagger_timer.start(k_resolution_delay);
-        return;
+void Connector::add_local_addresses(const std::vector<SockAddr>& addresses) {
+    Round& r = *m_current;
+    const std::optional<Family>& only = m_options->family;
+    bool any = false;
+    for (SockAddr a : addresses) {
+        if (only && *only != a.family())
+            continue;
+        a.set_port(m_target.port);
+        r.eyeballs.add(a);
+        any = true;
     }
-    while (m_state == State::connecting && !m_stagger_timer.pending() && start_next()) {
+    if (!only || any)
+        return;
+    ResolveResult none;
+    none.code = ErrorCode::resolver(EVUTIL_EAI_NODATA);
+    none.message = *only == Family::ipv6 ? "name has no IPv6 address in /etc/hosts"
+                                         : "name has no IPv4 address in /etc/hosts";
+    none.no_data = true;
+    r.lookups[slot(*only)].failure = std::move(none);
+}
+
+void Connector::lookup(Family family) {
+    Round& r = *m_current;
+    Round::Lookup& l = r.lookups[slot(family)];
+    l.request = m_resolver.resolve(
+        m_target.host, family, m_target.port,
+        [this, family](ResolveResult result) { on_resolved(family, std::move(result)); });
+    if (l.request != 0)
+        return;
+    ResolveResult failed;
+    failed.code = ErrorCode::resolver(EVUTIL_EAI_FAIL);
+    failed.message = "cannot start a DNS query";
+    l.failure = std::move(failed);
+    r.eyeballs.resolved(family, {});
+}
+
+void Connector::on_resolved(Family family, ResolveResult result) {
+    Round& r = *m_current; // a round's end cancels its queries: this one is alive
+    Round::Lookup& l = r.lookups[slot(family)];
+    l.request = 0;
+    r.eyeballs.resolved(family, result.addresses);
+    if (result.addresses.empty())
+        l.failure = std::move(result);
+    start_addresses();
+}
+
+// Asks HappyEyeballs what to do until it says wait or idle; then sees whether the round is
+// over. Anything here may end the round (a sink that stops us, a failure): re-checked.
+void Connector::start_addresses() {
+    while (m_current && m_state == State::connecting) {
+        Round& r = *m_current;
+        TimePoint now = Clock::now();
+        HappyEyeballs::Step step = r.eyeballs.next(now);
+        if (step.kind == HappyEyeballs::Step::Kind::connect) {
+            connect_to(step.address);
+            continue;
+        }
+        if (step.kind == HappyEyeballs::Step::Kind::idle) {
+            r.pace.cancel();
+            r.pace_until.reset();
+        } else if (r.pace_until != step.until || !r.pace.pending()) {
+            r.pace_until = step.until;
+            if (!r.pace.start(step.until - now))
+                return fail_locally(ENOMEM);
+        }
+        break;
     }
     check_round_over();
 }
 
-bool Connector::start_next() {
-    std::size_t pick;
-    std::size_t v6 = slot(Family::ipv6);
-    std::size_t v4 = slot(Family::ipv4);
-    if (!m_last_family)
-        pick = !m_queue[v6].empty() ? v6 : v4;
-    else {
-        std::size_t other = slot(*m_last_family) == v6 ? v4 : v6;
-        pick = !m_queue[other].empty() ? other : slot(*m_last_family);
-    }
-    if (m_queue[pick].empty())
-        return false;
-    SockAddr addr = m_queue[pick].front(); // a copy: the queue may grow while we connect
-    m_queue[pick].pop_front();
-    m_last_family = addr.family();
-    connect_to(addr);
-    return true;
-}
-
-void Connector::AddressQueue::push_front(const SockAddr& a) {
-    if (head > 0)
-        items[--head] = a;
-    else
-        items.insert(items.begin(), a);
+void Connector::on_pace() {
+    m_current->pace_until.reset();
+    m_current->eyeballs.wait_over();
+    start_addresses();
 }
 
 void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorClass error,
                                ErrorCode code, std::string message, bool fatal,
                                std::string received) {
+    Round& r = *m_current;
     if (fatal)
-        ++m_fatal;
-    m_last_error = error;
+        ++r.fatal;
+    r.last_error = error;
     Event e = make_event(EventType::failed);
     e.address = to_endpoint(addr);
     e.error = error;
@@ -256,55 +292,60 @@ void Connector::connect_to(const SockAddr& addr) {
     int socket_err = fd ? 0 : errno;
     // Out of descriptors while other rounds are in flight: back-pressure, not a failure; one
     // of them will free a descriptor. With nothing else in flight, nothing will: a failure.
-    if ((socket_err == EMFILE || socket_err == ENFILE) && m_options.gate &&
-        m_options.gate->in_flight() > (m_holds_slot ? 1U : 0U))
+    Gate* gate = m_options->gate;
+    if ((socket_err == EMFILE || socket_err == ENFILE) && gate &&
+        gate->in_flight() > (m_current->holds_slot ? 1U : 0U))
         return suspend_round(addr, socket_err);
 
-    ++m_started;
     Event e = make_event(EventType::attempt);
     e.address = to_endpoint(addr);
     emit(e);
+    if (!m_current)
+        return; // stopped by the sink
 
     auto sys_failure = [&](int err) {
+        m_current->eyeballs.failed();
         report_failure(addr, started, classify_errno(err), ErrorCode::sys(err), errno_message(err),
                        connect_step(err) == ConnectStep::fatal);
     };
     if (!fd)
         return sys_failure(socket_err);
-    if (m_options.source) {
+    if (const std::optional<SockAddr>& source = m_options->source) {
         int one = 1;
         // Take the port at connect() time, so a bound source does not pin ephemeral ports.
         setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (::bind(fd.get(), m_options.source->get(), m_options.source->length) != 0)
+        if (::bind(fd.get(), source->get(), source->length) != 0)
             return sys_failure(errno);
     }
     int err = ::connect(fd.get(), addr.get(), addr.length) == 0 ? 0 : errno;
     if (connect_step(err) != ConnectStep::connecting)
         return sys_failure(err);
 
-    auto attempt = std::make_unique<Attempt>(Attempt{this, addr, started, std::move(fd), nullptr, nullptr});
+    auto attempt = std::make_unique<Attempt>(Attempt{this, addr, started, std::move(fd), nullptr});
     // Never EV_PERSIST: a connected socket stays writable and the callback would spin.
-    attempt->watch.reset(event_new(m_loop.base(), attempt->fd.get(), EV_WRITE, &Attempt::on_event,
-                                   attempt.get()));
+    attempt->watch.reset(
+        event_new(m_loop.base(), attempt->fd.get(), EV_WRITE, &Attempt::on_event, attempt.get()));
     if (!attempt->watch || event_add(attempt->watch.get(), nullptr) != 0)
         return sys_failure(ENOMEM);
-    m_attempts.push_back(std::move(attempt));
-    m_stagger_timer.start(k_attempt_stagger);
+    m_current->attempts.push_back(std::move(attempt));
+    m_current->eyeballs.started(Clock::now());
 }
 
 void Connector::suspend_round(const SockAddr& addr, int err) {
-    m_queue[slot(addr.family())].push_front(addr);
-    if (!m_attempts.empty()) {
+    Round& r = *m_current;
+    if (!r.attempts.empty()) {
         // Our own attempts in flight will free descriptors: try again after the stagger.
-        m_stagger_timer.start(k_attempt_stagger);
+        r.eyeballs.put_back(addr, Clock::now());
         return;
     }
-    m_round_timer.cancel();
-    m_stagger_timer.cancel();
-    m_suspended = true;
-    m_holds_slot = false;
+    r.eyeballs.put_back(addr);
+    r.deadline.cancel();
+    r.pace.cancel();
+    r.pace_until.reset();
+    r.suspended = true;
+    r.holds_slot = false; // out_of_descriptors takes the slot back
     m_state = State::queued;
-    if (m_options.gate->out_of_descriptors(this, [this] { enter_round(); })) {
+    if (m_options->gate->out_of_descriptors(this, [this] { enter_round(); })) {
         Event w = make_event(EventType::warning);
         w.error = ErrorClass::local;
         w.code = ErrorCode::sys(err);
@@ -319,183 +360,113 @@ void Connector::on_writable(Attempt* attempt) {
     socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
-    if (err != 0) {
-        finish_attempt(attempt, classify_errno(err), ErrorCode::sys(err), errno_message(err),
-                       connect_step(err) == ConnectStep::fatal);
-        return start_addresses();
-    }
-    auto local = local_address(fd, false);
-    auto peer = local_address(fd, true);
+    if (err != 0)
+        return attempt_failed(attempt, classify_errno(err), ErrorCode::sys(err), errno_message(err),
+                              connect_step(err) == ConnectStep::fatal);
+    auto local = local_address(fd);
+    auto peer = peer_address(fd);
     if (!local || !peer) {
         int e = errno;
-        finish_attempt(attempt, classify_errno(e), ErrorCode::sys(e), errno_message(e), false);
-        return start_addresses();
+        return attempt_failed(attempt, classify_errno(e), ErrorCode::sys(e), errno_message(e),
+                              false);
     }
     if (*local == *peer) {
         // Closing with an RST leaves no TIME_WAIT on the port the next attempt needs.
         linger lg{1, 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        finish_attempt(attempt, ErrorClass::self_connect, {},
-                       "connected to itself (local address equals the target)", false);
-        return start_addresses();
+        return attempt_failed(attempt, ErrorClass::self_connect, {},
+                              "connected to itself (local address equals the target)", false);
     }
     succeed(attempt);
 }
 
-void Connector::finish_attempt(Attempt* attempt, ErrorClass error, ErrorCode code,
+namespace {
+
+template <class T> std::unique_ptr<T> take(std::vector<std::unique_ptr<T>>& from, T* which) {
+    auto it =
+        std::find_if(from.begin(), from.end(), [&](const auto& a) { return a.get() == which; });
+    std::unique_ptr<T> owned = std::move(*it);
+    from.erase(it);
+    return owned;
+}
+
+} // namespace
+
+void Connector::attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode code,
                                std::string message, bool fatal) {
-    auto it = std::find_if(m_attempts.begin(), m_attempts.end(),
-                           [&](const auto& a) { return a.get() == attempt; });
-    std::unique_ptr<Attempt> owned = std::move(*it);
-    m_attempts.erase(it);
+    std::unique_ptr<Attempt> owned = take(m_current->attempts, attempt);
     owned->watch.reset();
     owned->fd.reset();
-    // The previous address failed: the next one starts at once, not after the stagger.
-    m_stagger_timer.cancel();
+    m_current->eyeballs.failed(); // the next address starts at once, not after the stagger
     report_failure(owned->address, owned->started, error, code, std::move(message), fatal);
+    start_addresses();
 }
 
 void Connector::succeed(Attempt* attempt) {
-    auto it = std::find_if(m_attempts.begin(), m_attempts.end(),
-                           [&](const auto& a) { return a.get() == attempt; });
-    std::unique_ptr<Attempt> winner = std::move(*it);
-    m_attempts.erase(it);
+    Round& r = *m_current;
+    std::unique_ptr<Attempt> winner = take(r.attempts, attempt);
     winner->watch.reset();
-    m_connect_duration = Clock::now() - winner->started;
-    cancel_round(); // the other addresses and queries end silently
-    if (m_options.check)
-        begin_check(std::move(winner));
-    else
-        hand_on(std::move(winner));
+    r.connect_duration = Clock::now() - winner->started;
+    r.end_connecting(); // the other addresses and queries end silently; the slot is free
+    if (!m_options->check)
+        return hand_on(winner->address, std::move(winner->fd), 0);
+    r.winner = winner->address;
+    r.winner_started = winner->started;
+    r.check = make_check(m_loop, *m_options->check);
+    r.check_start = Clock::now();
+    m_state = State::checking;
+    // `done` may run before start() returns, and it may drop the Round: nothing after this.
+    r.check->start(std::move(winner->fd),
+                   [this](CheckOutcome outcome) { on_check_done(std::move(outcome)); });
 }
 
-void Connector::hand_on(std::unique_ptr<Attempt> winner) {
+void Connector::on_check_done(CheckOutcome outcome) {
+    Round& r = *m_current;
+    if (outcome.passed)
+        return hand_on(r.winner, std::move(outcome.fd), outcome.bytes_read);
+    report_failure(r.winner, r.winner_started, outcome.error, outcome.code,
+                   std::move(outcome.message), false, std::move(outcome.received));
+    if (m_current)
+        fail_round(outcome.error);
+}
+
+void Connector::hand_on(const SockAddr& address, UniqueFd fd, uint64_t bytes_read) {
     TimePoint now = Clock::now();
+    const Round& r = *m_current;
+    Event e = make_event(EventType::connected);
+    e.address = to_endpoint(address);
+    if (auto local = local_address(fd.get()))
+        e.local = to_endpoint(*local);
+    e.duration = r.connect_duration;
+    if (m_options->check)
+        e.check = now - r.check_start;
+    e.waited = now - *m_first_round_start;
+    m_current.reset(); // the round is over (`address` may have been its: not used below)
     m_state = State::connected;
     m_failed_streak = 0;
-    Event e = make_event(EventType::connected);
-    e.address = to_endpoint(winner->address);
-    if (auto local = local_address(winner->fd.get(), false))
-        e.local = to_endpoint(*local);
-    e.duration = m_connect_duration;
-    if (m_options.check)
-        e.check = now - m_check_start;
-    e.waited = now - *m_first_round_start;
     emit(e);
     if (m_on_connected)
-        m_on_connected(std::move(winner->fd), std::exchange(m_received, {}).size());
-}
-
-void Connector::begin_check(std::unique_ptr<Attempt> winner) {
-    m_check_start = Clock::now();
-    m_sent = 0;
-    m_received.clear();
-    m_checking = std::move(winner);
-    Attempt* a = m_checking.get();
-    a->watch.reset(event_new(m_loop.base(), a->fd.get(), EV_READ | EV_PERSIST,
-                             &Attempt::on_check_event, a));
-    a->write_watch.reset(event_new(m_loop.base(), a->fd.get(), EV_WRITE | EV_PERSIST,
-                                   &Attempt::on_check_event, a));
-    if (!a->watch || !a->write_watch || event_add(a->watch.get(), nullptr) != 0)
-        return check_failed(ErrorClass::local, ErrorCode::sys(ENOMEM), errno_message(ENOMEM));
-    m_check_timer.start(m_options.check->timeout);
-    on_check_io(EV_WRITE);
-}
-
-void Connector::on_check_io(short what) {
-    const CheckOptions& check = *m_options.check;
-    int fd = m_checking->fd.get();
-    if ((what & EV_WRITE) && m_sent < check.send.size()) {
-        while (m_sent < check.send.size()) {
-            ssize_t n = ::send(fd, check.send.data() + m_sent, check.send.size() - m_sent,
-                               MSG_NOSIGNAL);
-            if (n >= 0) {
-                m_sent += static_cast<std::size_t>(n);
-                continue;
-            }
-            int err = errno;
-            if (err == EAGAIN || err == EINTR) {
-                event_add(m_checking->write_watch.get(), nullptr);
-                return;
-            }
-            return check_failed(classify_errno(err), ErrorCode::sys(err), errno_message(err));
-        }
-        event_del(m_checking->write_watch.get());
-    }
-    if (what & EV_READ) {
-        char buf[k_expect_limit];
-        while (m_received.size() < k_expect_limit) {
-            ssize_t n = ::recv(fd, buf, k_expect_limit - m_received.size(), 0);
-            if (n > 0) {
-                m_received.append(buf, static_cast<std::size_t>(n));
-                continue;
-            }
-            if (n == 0) {
-                if (check.expect && check.expect->matches(m_received))
-                    break;
-                return check_failed(ErrorClass::expect_mismatch, {},
-                                    "connection closed before a reply matched");
-            }
-            int err = errno;
-            if (err == EAGAIN || err == EINTR)
-                break;
-            return check_failed(classify_errno(err), ErrorCode::sys(err), errno_message(err));
-        }
-    }
-    if (m_sent < check.send.size())
-        return; // the reply counts only after the request went out
-    if (!check.expect)
-        return hand_on(take_checked());
-    if (check.expect->matches(m_received))
-        return hand_on(take_checked());
-    if (m_received.size() >= k_expect_limit)
-        return check_failed(ErrorClass::expect_mismatch, {},
-                            "no match in the first " + std::to_string(k_expect_limit) + " bytes");
-}
-
-std::unique_ptr<Connector::Attempt> Connector::take_checked() {
-    m_check_timer.cancel();
-    std::unique_ptr<Attempt> a = std::move(m_checking);
-    a->watch.reset();
-    a->write_watch.reset();
-    return a;
-}
-
-void Connector::on_check_timeout() {
-    std::string within = " within " + seconds_text(m_options.check->timeout);
-    if (m_received.empty())
-        check_failed(ErrorClass::expect_timeout, {}, "no reply" + within);
-    else
-        check_failed(ErrorClass::expect_mismatch, {}, "reply did not match" + within);
-}
-
-void Connector::check_failed(ErrorClass error, ErrorCode code, std::string message) {
-    std::unique_ptr<Attempt> a = take_checked();
-    a->fd.reset();
-    report_failure(a->address, a->started, error, code, std::move(message), false,
-                   std::exchange(m_received, {}));
-    fail_round(error);
+        m_on_connected(std::move(fd), bytes_read);
 }
 
 void Connector::check_round_over() {
-    if (m_state != State::connecting || !m_attempts.empty() || m_stagger_timer.pending())
+    const Round* r = m_current.get();
+    if (!r || m_state != State::connecting || !r->attempts.empty() || !r->eyeballs.exhausted())
         return;
-    for (const auto& q : m_queue)
-        if (!q.empty())
-            return;
-    for (const auto& l : m_lookups)
-        if (l.wanted && !l.done)
-            return;
-    if (m_started > 0)
-        return fail_round(m_last_error);
+    if (r->eyeballs.tried() > 0)
+        return fail_round(r->last_error);
+    fail_resolution();
+}
 
-    // Nothing to connect to: resolution failed. Prefer the more telling of the two reasons.
-    const FamilyLookup& v6 = m_lookups[slot(Family::ipv6)];
-    const FamilyLookup& v4 = m_lookups[slot(Family::ipv4)];
+// Nothing to connect to: resolution failed. Prefers the more telling of the two reasons.
+void Connector::fail_resolution() {
+    Round& r = *m_current;
     const ResolveResult* why = nullptr;
-    for (const FamilyLookup* l : {&v4, &v6})
-        if (l->wanted && l->failure && (!why || (why->no_data && !l->failure->no_data)))
-            why = &*l->failure;
+    for (Family f : {Family::ipv4, Family::ipv6}) {
+        const auto& failure = r.lookups[slot(f)].failure;
+        if (failure && (!why || (why->no_data && !failure->no_data)))
+            why = &*failure;
+    }
     Event e = make_event(EventType::failed);
     e.error = ErrorClass::resolve;
     if (why) {
@@ -505,54 +476,78 @@ void Connector::check_round_over() {
         e.code = ErrorCode::resolver(EVUTIL_EAI_NONAME);
         e.message = "no address";
     }
-    e.duration = Clock::now() - m_round_start;
-    m_last_error = ErrorClass::resolve;
+    e.duration = Clock::now() - r.start;
+    r.last_error = ErrorClass::resolve;
     emit(e);
-    fail_round(ErrorClass::resolve);
+    if (m_current)
+        fail_round(ErrorClass::resolve);
 }
 
 void Connector::on_round_timeout() {
     if (m_state != State::connecting)
         return;
-    std::string message = "timed out after " + seconds_text(m_options.connect_timeout);
-    auto in_flight = std::move(m_attempts);
-    m_attempts.clear();
+    std::string message = "timed out after " + seconds_text(m_options->connect_timeout);
+    auto in_flight = std::move(m_current->attempts);
+    m_current->attempts.clear();
+    const unsigned tried = m_current->eyeballs.tried();
     for (auto& a : in_flight) {
         a->watch.reset();
         a->fd.reset();
         report_failure(a->address, a->started, ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT),
                        message, false);
+        if (!m_current)
+            return;
     }
-    if (m_started == 0) {
+    if (tried == 0) {
         Event e = make_event(EventType::failed);
         e.error = ErrorClass::resolve;
         e.code = ErrorCode::resolver(EVUTIL_EAI_AGAIN);
         e.message = "name resolution " + message;
-        e.duration = Clock::now() - m_round_start;
-        m_last_error = ErrorClass::resolve;
+        e.duration = Clock::now() - m_current->start;
+        m_current->last_error = ErrorClass::resolve;
         emit(e);
+        if (!m_current)
+            return;
     } else if (!in_flight.empty()) {
-        m_last_error = ErrorClass::timeout;
+        m_current->last_error = ErrorClass::timeout;
     }
-    fail_round(m_last_error);
+    fail_round(m_current->last_error);
+}
+
+// A round that cannot go on for want of memory (a timer that cannot be armed): a local
+// failure of the round, never an exception through libevent.
+void Connector::fail_locally(int err) {
+    Event e = make_event(EventType::failed);
+    e.error = ErrorClass::local;
+    e.code = ErrorCode::sys(err);
+    e.message = errno_message(err);
+    e.duration = Clock::now() - m_current->start;
+    m_current->last_error = ErrorClass::local;
+    emit(e);
+    if (m_current)
+        fail_round(ErrorClass::local);
 }
 
 void Connector::fail_round(ErrorClass last_error) {
-    cancel_round();
+    const unsigned tried = m_current->eyeballs.tried();
+    const bool all_fatal = tried > 0 && m_current->fatal == tried;
+    m_current.reset(); // queries, sockets, timers and the slot go with it
     ++m_failed_rounds;
     ++m_failed_streak;
-    bool exhausted = m_options.max_rounds != 0 && m_failed_streak >= m_options.max_rounds;
-    bool all_fatal = m_started > 0 && m_fatal == m_started;
-    if (exhausted || all_fatal) {
-        m_state = State::gave_up;
-        Event e = make_event(EventType::gave_up);
-        e.error = last_error;
-        e.message = all_fatal ? "every address failed with an error that retrying cannot fix"
-                              : "no attempts left";
-        emit(e);
-        return;
-    }
+    const unsigned max = m_options->max_rounds;
+    if (all_fatal)
+        return give_up(last_error, "every address failed with an error that retrying cannot fix");
+    if (max != 0 && m_failed_streak >= max)
+        return give_up(last_error, "no attempts left");
     schedule_retry();
+}
+
+void Connector::give_up(ErrorClass error, std::string message) {
+    m_state = State::gave_up;
+    Event e = make_event(EventType::gave_up);
+    e.error = error;
+    e.message = std::move(message);
+    emit(e);
 }
 
 void Connector::restart() {
@@ -567,36 +562,19 @@ void Connector::reconnect_after(Duration delay) {
         return;
     m_first_round_start.reset();
     m_state = State::waiting;
-    m_retry_timer.start(delay);
+    if (!m_retry_timer.start(delay))
+        give_up(ErrorClass::local, "cannot arm the retry timer: " + errno_message(ENOMEM));
 }
 
 void Connector::schedule_retry() {
     Duration delay = m_backoff.next();
     m_state = State::waiting;
-    m_retry_timer.start(delay);
+    if (!m_retry_timer.start(delay))
+        return give_up(ErrorClass::local, "cannot arm the retry timer: " + errno_message(ENOMEM));
     Event e = make_event(EventType::retry);
     e.attempt = m_round + 1;
     e.delay = delay;
     emit(e);
-}
-
-void Connector::cancel_round() {
-    release_slot();
-    m_suspended = false;
-    m_round_timer.cancel();
-    m_stagger_timer.cancel();
-    for (auto& l : m_lookups) {
-        if (l.wanted && !l.done && l.request != 0)
-            m_resolver.cancel(l.request);
-        l.request = 0;
-        l.done = true;
-    }
-    m_attempts.clear();
-    for (auto& q : m_queue)
-        q.clear();
-    m_delay_done = false;
-    m_check_timer.cancel();
-    m_checking.reset();
 }
 
 } // namespace tcpretry::core
