@@ -13,7 +13,8 @@ namespace tcpretry::core {
 
 // How much of the reply is matched; a reply this long without a match is a mismatch.
 inline constexpr std::size_t k_expect_limit = 4096;
-// How much of a mismatched reply an event carries.
+// How much of a mismatched reply the reporters show (escaped, escape_bytes' limit). The event
+// itself carries all the check read, up to k_expect_limit bytes, raw.
 inline constexpr std::size_t k_received_shown = 200;
 
 class Matcher {
