@@ -1,6 +1,8 @@
 // The Connector against loopback sockets the test owns: refused rounds and retries, a
-// cancelled retry, a connection, a blackholed endpoint, and names through a stub DNS server.
-// Nothing leaves 127.0.0.1 / ::1.
+// cancelled retry, a connection, a blackholed endpoint, the --send/--expect check phase,
+// round state held only while a round is in flight, and names through a stub DNS server.
+// Nothing leaves 127.0.0.1 / ::1. The check itself is tested in test_core_check.cpp, the
+// address order and pacing in test_core_happy_eyeballs.cpp.
 #include "core/connector.hpp"
 
 #include <arpa/inet.h>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
@@ -232,6 +235,40 @@ class StubDns {
 constexpr uint16_t k_type_a = 1;
 constexpr uint16_t k_type_aaaa = 28;
 
+// What every test needs: a loop, a resolver (no DNS server unless a test names one), a sink
+// that records, and the Connectors under test (destroyed first, before the resolver).
+struct ConnectorFixture {
+    Loop loop;
+    std::unique_ptr<Resolver> resolver = std::make_unique<Resolver>(loop, std::nullopt);
+    RecordingSink sink;
+    std::vector<std::unique_ptr<Connector>> connectors;
+
+    // Names are asked of `server` ("ADDR:PORT"); Connectors made before are dropped.
+    void use_nameserver(const std::string& server) {
+        connectors.clear();
+        resolver = std::make_unique<Resolver>(loop, server);
+    }
+    Connector& make(const std::string& text, const ConnectorOptions& o = fast_options(1),
+                    std::size_t index = 0) {
+        connectors.push_back(
+            std::make_unique<Connector>(loop, *resolver, target(text), index, o, sink));
+        return *connectors.back();
+    }
+    // Runs the loop until nothing is pending; a hang kills the process loudly instead.
+    void run() {
+        Watchdog dog(20);
+        loop.run();
+    }
+    // Makes one Connector, starts it and runs the loop.
+    Connector& run_one(const std::string& text, const ConnectorOptions& o = fast_options(1),
+                       std::size_t index = 0) {
+        Connector& c = make(text, o, index);
+        c.start();
+        run();
+        return c;
+    }
+};
+
 } // namespace
 
 TEST_CASE("Connector: a closed port is refused, retried, then given up") {
@@ -239,66 +276,57 @@ TEST_CASE("Connector: a closed port is refused, retried, then given up") {
     {
         UniqueFd closed = bound_socket(Family::ipv4);
         const uint16_t port = local_port(closed.get());
-        Loop loop;
-        Resolver resolver(loop, std::nullopt);
-        RecordingSink sink;
+        ConnectorFixture f;
         const std::size_t fds_before = open_fds();
-        {
-            Connector c(loop, resolver, target(v4_target(port)), 3, fast_options(2), sink);
-            CHECK(c.state() == Connector::State::idle);
-            c.start();
-            Watchdog dog(20);
-            loop.run(); // returns on its own: nothing left pending after gave_up
+        Connector& c = f.make(v4_target(port), fast_options(2), 3);
+        CHECK(c.state() == Connector::State::idle);
+        CHECK_FALSE(c.in_round());
+        c.start();
+        f.run(); // returns on its own: nothing left pending after gave_up
+        const RecordingSink& sink = f.sink;
 
-            REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry,
-                                          EventType::attempt, EventType::failed,
-                                          EventType::gave_up});
-            for (std::size_t i = 0; i < sink.size(); ++i)
-                CHECK(sink[i].target == 3);
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry,
+                                      EventType::attempt, EventType::failed, EventType::gave_up});
+        for (std::size_t i = 0; i < sink.size(); ++i)
+            CHECK(sink[i].target == 3);
 
-            CHECK(sink[0].attempt == 1);
-            REQUIRE(sink[0].address);
-            CHECK(sink[0].address->address == "127.0.0.1");
-            CHECK(sink[0].address->port == port);
-            CHECK(sink[0].address->family == Family::ipv4);
-            check_refused(sink[1], 1, port, 3);
+        CHECK(sink[0].attempt == 1);
+        REQUIRE(sink[0].address);
+        CHECK(sink[0].address->address == "127.0.0.1");
+        CHECK(sink[0].address->port == port);
+        CHECK(sink[0].address->family == Family::ipv4);
+        check_refused(sink[1], 1, port, 3);
 
-            CHECK(sink[2].attempt == 2); // retry: the next round
-            CHECK(sink[2].delay == 10ms);
-            CHECK_FALSE(sink[2].address);
-            // The second round started no earlier than the delay after the retry was scheduled.
-            CHECK(sink.recorded()[3].at - sink.recorded()[2].at >= 10ms);
+        CHECK(sink[2].attempt == 2); // retry: the next round
+        CHECK(sink[2].delay == 10ms);
+        CHECK_FALSE(sink[2].address);
+        // The second round started no earlier than the delay after the retry was scheduled.
+        CHECK(sink.recorded()[3].at - sink.recorded()[2].at >= 10ms);
 
-            CHECK(sink[3].attempt == 2);
-            check_refused(sink[4], 2, port, 3);
+        CHECK(sink[3].attempt == 2);
+        check_refused(sink[4], 2, port, 3);
 
-            CHECK(sink[5].attempt == 2); // gave_up: rounds
-            CHECK(sink[5].error == ErrorClass::refused);
-            CHECK_FALSE(sink[5].address);
+        CHECK(sink[5].attempt == 2); // gave_up: rounds
+        CHECK(sink[5].error == ErrorClass::refused);
+        CHECK_FALSE(sink[5].address);
 
-            CHECK(c.state() == Connector::State::gave_up);
-            CHECK(c.rounds() == 2);
-            CHECK(c.failed_rounds() == 2);
-            CHECK(open_fds() == fds_before);
-        }
+        CHECK(c.state() == Connector::State::gave_up);
+        CHECK_FALSE(c.in_round());
+        CHECK(c.rounds() == 2);
+        CHECK(c.failed_rounds() == 2);
+        CHECK(open_fds() == fds_before);
+        f.connectors.clear();
         CHECK(open_fds() == fds_before);
     }
     CHECK(open_fds() == fds_at_start);
 }
 
-TEST_CASE("Connector: retry delays follow the backoff") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: retry delays follow the backoff") {
     UniqueFd closed = bound_socket(Family::ipv4);
-    const uint16_t port = local_port(closed.get());
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
     ConnectorOptions o = fast_options(5);
     o.backoff.initial = 5ms;
     o.backoff.max = 20ms;
-    Connector c(loop, resolver, target(v4_target(port)), 0, o, sink);
-    c.start();
-    Watchdog dog(20);
-    loop.run();
+    Connector& c = run_one(v4_target(local_port(closed.get())), o);
     std::vector<Duration> delays;
     std::vector<unsigned> next_rounds;
     for (const auto& r : sink.recorded()) {
@@ -315,90 +343,69 @@ TEST_CASE("Connector: retry delays follow the backoff") {
     CHECK(c.failed_rounds() == 5);
 }
 
-TEST_CASE("Connector: stop() while a retry is pending cancels it") {
-    const std::size_t fds_at_start = open_fds();
-    {
-        UniqueFd closed = bound_socket(Family::ipv4);
-        const uint16_t port = local_port(closed.get());
-        Loop loop;
-        Resolver resolver(loop, std::nullopt);
-        RecordingSink sink;
-        const std::size_t fds_before = open_fds();
-        // A long delay: if stop() left the retry timer armed, the loop would run on for it.
-        Connector c(loop, resolver, target(v4_target(port)), 0, fast_options(3, 800ms), sink);
-        std::size_t events_at_stop = 0;
-        Timer stopper(loop, [&] {
-            events_at_stop = sink.size();
-            CHECK(c.state() == Connector::State::waiting);
-            c.stop();
-            CHECK(c.state() == Connector::State::stopped);
-        });
-
-        SUBCASE("stopped from its own retry event") {
-            sink.hook = [&](const Event& e) {
-                if (e.type == EventType::retry) {
-                    events_at_stop = sink.size();
-                    c.stop();
-                }
-            };
-        }
-        SUBCASE("stopped from another timer while the retry waits") {
-            sink.hook = [&](const Event& e) {
-                if (e.type == EventType::retry)
-                    stopper.start(20ms);
-            };
-        }
-
-        c.start();
-        auto started = Clock::now();
-        {
-            Watchdog dog(20);
-            loop.run(); // the loop exits on its own once nothing is pending
-        }
-        auto ran = Clock::now() - started;
-        CHECK(ran < 700ms);
-        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry});
-        CHECK(events_at_stop == 3);
-        CHECK(sink.size() == events_at_stop); // nothing after stop()
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: stop() while a retry is pending cancels it") {
+    UniqueFd closed = bound_socket(Family::ipv4);
+    const std::size_t fds_before = open_fds();
+    // A long delay: if stop() left the retry timer armed, the loop would run on for it.
+    Connector& c = make(v4_target(local_port(closed.get())), fast_options(3, 800ms));
+    std::size_t events_at_stop = 0;
+    Timer stopper(loop, [&] {
+        events_at_stop = sink.size();
+        CHECK(c.state() == Connector::State::waiting);
+        CHECK_FALSE(c.in_round()); // a waiting target holds no round state
+        c.stop();
         CHECK(c.state() == Connector::State::stopped);
-        CHECK(c.rounds() == 1);
-        CHECK(open_fds() == fds_before);
+    });
 
-        // Starting again after stop() does nothing (muduo's stop-then-start double connect).
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
-        CHECK(sink.size() == 3);
-        CHECK(c.rounds() == 1);
+    SUBCASE("stopped from its own retry event") {
+        sink.hook = [&](const Event& e) {
+            if (e.type == EventType::retry) {
+                events_at_stop = sink.size();
+                c.stop();
+            }
+        };
     }
-    CHECK(open_fds() == fds_at_start);
+    SUBCASE("stopped from another timer while the retry waits") {
+        sink.hook = [&](const Event& e) {
+            if (e.type == EventType::retry)
+                REQUIRE(stopper.start(20ms));
+        };
+    }
+
+    c.start();
+    auto started = Clock::now();
+    run(); // the loop exits on its own once nothing is pending
+    CHECK(Clock::now() - started < 700ms);
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry});
+    CHECK(events_at_stop == 3);
+    CHECK(sink.size() == events_at_stop); // nothing after stop()
+    CHECK(c.state() == Connector::State::stopped);
+    CHECK(c.rounds() == 1);
+    CHECK(open_fds() == fds_before);
+
+    // Starting again after stop() does nothing (muduo's stop-then-start double connect).
+    c.start();
+    run();
+    CHECK(sink.size() == 3);
+    CHECK(c.rounds() == 1);
 }
 
-TEST_CASE("Connector: destroying a Connector with a retry pending leaves nothing behind") {
+TEST_CASE_FIXTURE(ConnectorFixture,
+                  "Connector: destroying a Connector with a retry pending leaves nothing behind") {
     UniqueFd closed = bound_socket(Family::ipv4);
-    const uint16_t port = local_port(closed.get());
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
     const std::size_t fds_before = open_fds();
-    auto c = std::make_unique<Connector>(loop, resolver, target(v4_target(port)), 0,
-                                         fast_options(0, 800ms), sink);
-    Timer destroyer(loop, [&] { c.reset(); });
+    make(v4_target(local_port(closed.get())), fast_options(0, 800ms));
+    Timer destroyer(loop, [&] { connectors.clear(); });
     sink.hook = [&](const Event& e) {
         if (e.type == EventType::retry)
-            destroyer.start(10ms);
+            REQUIRE(destroyer.start(10ms));
     };
-    c->start();
+    connectors.back()->start();
     auto started = Clock::now();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
+    run();
     CHECK(Clock::now() - started < 700ms);
     CHECK(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry});
-    CHECK(c == nullptr);
+    CHECK(connectors.empty());
     CHECK(open_fds() == fds_before);
 }
 
@@ -412,17 +419,13 @@ TEST_CASE("Connector: a listening socket is connected") {
             const uint16_t port = local_port(listener.get());
             const std::string host = v6 ? "::1" : "127.0.0.1";
             const std::string text = v6 ? "[::1]:" + std::to_string(port) : v4_target(port);
-            Loop loop;
-            Resolver resolver(loop, std::nullopt);
-            RecordingSink sink;
-            Connector c(loop, resolver, target(text), 1, fast_options(3), sink);
+            ConnectorFixture f;
+            Connector& c = f.make(text, fast_options(3), 1);
             UniqueFd handed;
             c.set_connected_handler([&](UniqueFd fd, uint64_t) { handed = std::move(fd); });
             c.start();
-            {
-                Watchdog dog(20);
-                loop.run();
-            }
+            f.run();
+            const RecordingSink& sink = f.sink;
             REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
             const Event& attempt = sink[0];
             CHECK(attempt.attempt == 1);
@@ -443,17 +446,18 @@ TEST_CASE("Connector: a listening socket is connected") {
             CHECK(e.duration > Duration::zero());
             CHECK(e.waited >= e.duration);
             CHECK(e.waited < 2s);
+            CHECK_FALSE(e.check); // no --send/--expect
             CHECK(c.state() == Connector::State::connected);
+            CHECK_FALSE(c.in_round()); // a connected target holds no round state
             CHECK(c.rounds() == 1);
             CHECK(c.failed_rounds() == 0);
 
             // The handler got the connected socket: its local end is the one reported.
             REQUIRE(handed.get() >= 0);
             CHECK(local_port(handed.get()) == e.local->port);
-            SockAddr peer;
-            peer.length = sizeof peer.storage;
-            REQUIRE(::getpeername(handed.get(), peer.get(), &peer.length) == 0);
-            CHECK(peer.port() == port);
+            auto peer = peer_address(handed.get());
+            REQUIRE(peer);
+            CHECK(peer->port() == port);
             // And the server sees it.
             UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
             CHECK(accepted.get() >= 0);
@@ -462,41 +466,23 @@ TEST_CASE("Connector: a listening socket is connected") {
     }
 }
 
-TEST_CASE("Connector: without a connected handler the socket is closed") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: without a connected handler the socket is closed") {
     UniqueFd listener = listening_socket(Family::ipv4);
-    const uint16_t port = local_port(listener.get());
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
     const std::size_t fds_before = open_fds();
-    Connector c(loop, resolver, target(v4_target(port)), 0, fast_options(1), sink);
-    c.start();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
+    run_one(v4_target(local_port(listener.get())));
     CHECK(sink.types() == Types{EventType::attempt, EventType::connected});
     CHECK(open_fds() == fds_before);
 }
 
-TEST_CASE("Connector: a port that opens while it waits is noticed") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a port that opens while it waits is noticed") {
     UniqueFd socket = bound_socket(Family::ipv4);
-    const uint16_t port = local_port(socket.get());
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
-    Connector c(loop, resolver, target(v4_target(port)), 0, fast_options(0, 20ms), sink);
     // After the second refusal the bound socket starts listening.
     int refusals = 0;
     sink.hook = [&](const Event& e) {
         if (e.type == EventType::failed && ++refusals == 2)
             CHECK(::listen(socket.get(), 4) == 0);
     };
-    c.start();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
+    Connector& c = run_one(v4_target(local_port(socket.get())), fast_options(0, 20ms));
     CHECK(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry,
                                 EventType::attempt, EventType::failed, EventType::retry,
                                 EventType::attempt, EventType::connected});
@@ -506,22 +492,14 @@ TEST_CASE("Connector: a port that opens while it waits is noticed") {
     CHECK(c.failed_rounds() == 2);
 }
 
-TEST_CASE("Connector: several targets run concurrently in one loop") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: several targets run concurrently in one loop") {
     UniqueFd listener = listening_socket(Family::ipv4);
     UniqueFd closed = bound_socket(Family::ipv4);
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
-    Connector open(loop, resolver, target(v4_target(local_port(listener.get()))), 0,
-                   fast_options(2), sink);
-    Connector shut(loop, resolver, target(v4_target(local_port(closed.get()))), 1, fast_options(2),
-                   sink);
+    Connector& open = make(v4_target(local_port(listener.get())), fast_options(2), 0);
+    Connector& shut = make(v4_target(local_port(closed.get())), fast_options(2), 1);
     open.start();
     shut.start();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
+    run();
     Types first, second;
     for (const auto& r : sink.recorded())
         (r.event.target == 0 ? first : second).push_back(r.event.type);
@@ -532,7 +510,24 @@ TEST_CASE("Connector: several targets run concurrently in one loop") {
     CHECK(shut.state() == Connector::State::gave_up);
 }
 
-TEST_CASE("Connector: a blackholed endpoint times out on our own timer") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: options shared by many Connectors") {
+    UniqueFd listener = listening_socket(Family::ipv4);
+    UniqueFd closed = bound_socket(Family::ipv4);
+    auto shared = std::make_shared<const ConnectorOptions>(fast_options(2));
+    Connector open(loop, *resolver, target(v4_target(local_port(listener.get()))), 0, shared, 1,
+                   sink);
+    Connector shut(loop, *resolver, target(v4_target(local_port(closed.get()))), 1, shared, 2,
+                   sink);
+    CHECK(&open.options() == &shut.options());
+    open.start();
+    shut.start();
+    run();
+    CHECK(open.state() == Connector::State::connected);
+    CHECK(shut.state() == Connector::State::gave_up);
+    CHECK(shut.rounds() == 2);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a blackholed endpoint times out on our own timer") {
     // backlog 0 holds one connection; with it taken, further SYNs are dropped.
     UniqueFd listener = listening_socket(Family::ipv4, 0);
     const uint16_t port = local_port(listener.get());
@@ -540,21 +535,12 @@ TEST_CASE("Connector: a blackholed endpoint times out on our own timer") {
     REQUIRE(filler.get() >= 0);
     SockAddr addr = loopback(Family::ipv4, port);
     REQUIRE(::connect(filler.get(), addr.get(), addr.length) == 0);
-
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
     const std::size_t fds_before = open_fds();
 
     SUBCASE("the connect timeout fails the attempt with timeout / ETIMEDOUT") {
         ConnectorOptions o = fast_options(1);
         o.connect_timeout = 200ms;
-        Connector c(loop, resolver, target(v4_target(port)), 0, o, sink);
-        c.start();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run_one(v4_target(port), o);
         REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
         const Event& f = sink[1];
         CHECK(f.attempt == 1);
@@ -570,18 +556,20 @@ TEST_CASE("Connector: a blackholed endpoint times out on our own timer") {
         CHECK(open_fds() == fds_before);
     }
     SUBCASE("stop() while the connect is in flight closes the socket, nothing more is reported") {
-        Connector c(loop, resolver, target(v4_target(port)), 0, fast_options(3), sink);
-        Timer stopper(loop, [&] { c.stop(); });
+        Connector& c = make(v4_target(port), fast_options(3));
+        Timer stopper(loop, [&] {
+            CHECK(c.state() == Connector::State::connecting);
+            CHECK(c.in_round());
+            c.stop();
+            CHECK_FALSE(c.in_round());
+        });
         sink.hook = [&](const Event& e) {
             if (e.type == EventType::attempt)
-                stopper.start(50ms);
+                REQUIRE(stopper.start(50ms));
         };
         c.start();
         auto started = Clock::now();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run();
         CHECK(Clock::now() - started < 1s); // the 2 s connect timeout was cancelled too
         CHECK(sink.types() == Types{EventType::attempt});
         CHECK(c.state() == Connector::State::stopped);
@@ -589,94 +577,178 @@ TEST_CASE("Connector: a blackholed endpoint times out on our own timer") {
     }
 }
 
-TEST_CASE("Connector: a source address that cannot be bound is a local failure") {
+TEST_CASE_FIXTURE(ConnectorFixture,
+                  "Connector: a source address that cannot be bound is a local failure") {
     UniqueFd listener = listening_socket(Family::ipv4);
-    const uint16_t port = local_port(listener.get());
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
     ConnectorOptions o = fast_options(1);
     o.source = parse_numeric_address("192.0.2.1", 0); // TEST-NET-1: not an address of ours
     REQUIRE(o.source);
-    Connector c(loop, resolver, target(v4_target(port)), 0, o, sink);
-    c.start();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
+    run_one(v4_target(local_port(listener.get())), o);
     REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
     CHECK(sink[1].error == ErrorClass::local);
     CHECK(error_code_name(sink[1].code) == "EADDRNOTAVAIL");
     CHECK(sink[2].error == ErrorClass::local);
 }
 
-TEST_CASE("Connector: a bound source address is used") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a bound source address is used") {
     UniqueFd listener = listening_socket(Family::ipv4);
-    const uint16_t port = local_port(listener.get());
-    Loop loop;
-    Resolver resolver(loop, std::nullopt);
-    RecordingSink sink;
     ConnectorOptions o = fast_options(1);
     o.source = parse_numeric_address("127.0.0.2", 0);
-    Connector c(loop, resolver, target(v4_target(port)), 0, o, sink);
-    c.start();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
+    run_one(v4_target(local_port(listener.get())), o);
     REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
     REQUIRE(sink[1].local);
     CHECK(sink[1].local->address == "127.0.0.2");
+}
+
+namespace {
+
+// --send/--expect through the Connector: the test's listener accepts (from a timer in the
+// same loop) and answers `reply`, then closes if asked.
+struct CheckedServer {
+    UniqueFd listener = listening_socket(Family::ipv4);
+    UniqueFd accepted;
+    std::string request;
+
+    void serve(const std::string& reply, bool close_after) {
+        accepted = UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        REQUIRE(accepted.get() >= 0);
+        char buf[256];
+        ssize_t n = ::recv(accepted.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0)
+            request.assign(buf, static_cast<std::size_t>(n));
+        REQUIRE(::send(accepted.get(), reply.data(), reply.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(reply.size()));
+        if (close_after)
+            accepted.reset();
+    }
+};
+
+ConnectorOptions checked_options(const std::string& send, const std::string& expect) {
+    ConnectorOptions o = fast_options(1);
+    CheckOptions check;
+    check.send = send;
+    auto m = Matcher::compile(expect);
+    REQUIRE(std::holds_alternative<Matcher>(m));
+    check.expect = std::get<Matcher>(m);
+    check.timeout = 2s;
+    o.check = std::move(check);
+    return o;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a check that passes hands the socket on") {
+    CheckedServer server;
+    Connector& c =
+        make(v4_target(local_port(server.listener.get())), checked_options("PING\r\n", "^OK$"));
+    uint64_t handed_bytes = 0;
+    UniqueFd handed;
+    c.set_connected_handler([&](UniqueFd fd, uint64_t bytes) {
+        handed = std::move(fd);
+        handed_bytes = bytes;
+    });
+    Timer serve(loop, [&] {
+        CHECK(c.state() == Connector::State::checking);
+        CHECK(c.in_round());
+        server.serve("OK\r\n", false);
+    });
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::attempt)
+            REQUIRE(serve.start(30ms));
+    };
+    c.start();
+    run();
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
+    CHECK(server.request == "PING\r\n");
+    const Event& e = sink[1];
+    REQUIRE(e.check);
+    CHECK(*e.check >= 20ms);
+    CHECK(e.waited >= *e.check);
+    CHECK(c.state() == Connector::State::connected);
+    CHECK_FALSE(c.in_round());
+    CHECK(handed.get() >= 0);
+    CHECK(handed_bytes == 4);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a check that fails fails the round") {
+    CheckedServer server;
+    const std::size_t fds_before = open_fds();
+    Connector& c = make(v4_target(local_port(server.listener.get())), checked_options("", "^OK"));
+    Timer serve(loop, [&] { server.serve("-ERR\r\n", true); });
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::attempt)
+            REQUIRE(serve.start(10ms));
+    };
+    c.start();
+    run();
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
+    const Event& f = sink[1];
+    REQUIRE(f.address);
+    CHECK(f.address->port == local_port(server.listener.get()));
+    CHECK(f.error == ErrorClass::expect_mismatch);
+    CHECK(f.message == "connection closed before a reply matched");
+    CHECK(f.received == "-ERR\r\n");
+    CHECK(sink[2].error == ErrorClass::expect_mismatch);
+    CHECK(c.state() == Connector::State::gave_up);
+    CHECK_FALSE(c.in_round());
+    CHECK(open_fds() == fds_before);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: stop() during the check closes the socket") {
+    CheckedServer server;
+    const std::size_t fds_before = open_fds();
+    Connector& c = make(v4_target(local_port(server.listener.get())), checked_options("", "^OK"));
+    Timer stopper(loop, [&] {
+        CHECK(c.state() == Connector::State::checking);
+        c.stop();
+    });
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::attempt)
+            REQUIRE(stopper.start(30ms));
+    };
+    c.start();
+    run();
+    CHECK(sink.types() == Types{EventType::attempt});
+    CHECK(c.state() == Connector::State::stopped);
+    CHECK_FALSE(c.in_round());
+    CHECK(open_fds() == fds_before);
 }
 
 TEST_CASE("Connector: a name from /etc/hosts") {
     // localhost is 127.0.0.1 in every /etc/hosts; it may also be ::1, tried first (and
     // refused there, since the listener is IPv4 only).
     UniqueFd listener = listening_socket(Family::ipv4);
-    const uint16_t port = local_port(listener.get());
-    Loop loop;
-    Resolver resolver(loop, "127.0.0.1:1"); // must not be needed; loopback if it were
-    RecordingSink sink;
-    Connector c(loop, resolver, target("localhost:" + std::to_string(port)), 0, fast_options(1),
-                sink);
-    c.start();
-    {
-        Watchdog dog(20);
-        loop.run();
-    }
-    REQUIRE(sink.size() >= 2);
-    const Event& last = sink[sink.size() - 1];
+    ConnectorFixture f;
+    f.use_nameserver("127.0.0.1:1"); // must not be needed; loopback if it were
+    f.run_one("localhost:" + std::to_string(local_port(listener.get())));
+    REQUIRE(f.sink.size() >= 2);
+    const Event& last = f.sink[f.sink.size() - 1];
     CHECK(last.type == EventType::connected);
     REQUIRE(last.address);
     CHECK(last.address->address == "127.0.0.1");
-    for (const auto& r : sink.recorded()) {
+    for (const auto& r : f.sink.recorded()) {
         CHECK(r.event.attempt == 1);
         CHECK(r.event.error != ErrorClass::resolve);
     }
 }
 
-TEST_CASE("Connector: names through a stub DNS server on loopback") {
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: names through a stub DNS server on loopback") {
     UniqueFd listener = listening_socket(Family::ipv4);
     const uint16_t port = local_port(listener.get());
-    Loop loop;
-    const std::string name = "svc.tcpretry.test";
+    const std::string name = "svc.tcpretry.test:" + std::to_string(port);
     // One Connector for the name, through `dns`, until it connects or gives up.
-    auto run = [&](StubDns& dns, const ConnectorOptions& o, RecordingSink& sink) {
-        Resolver resolver(loop, dns.address());
+    auto run_with = [&](StubDns& dns, const ConnectorOptions& o) {
+        use_nameserver(dns.address());
         sink.hook = [&](const Event& e) {
             if (e.type == EventType::connected || e.type == EventType::gave_up)
                 dns.stop();
         };
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, o, sink);
-        c.start();
-        Watchdog dog(20);
-        loop.run();
+        run_one(name, o);
     };
 
     SUBCASE("NXDOMAIN: one failed event with error resolve, no attempt") {
         StubDns dns(loop, {{k_type_a, {3, {}}}, {k_type_aaaa, {3, {}}}});
-        RecordingSink sink;
-        run(dns, fast_options(1), sink);
+        run_with(dns, fast_options(1));
         REQUIRE(sink.types() == Types{EventType::failed, EventType::gave_up});
         const Event& f = sink[0];
         CHECK(f.attempt == 1);
@@ -689,8 +761,7 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("a resolution failure is retried with a fresh query each round") {
         StubDns dns(loop, {{k_type_a, {3, {}}}, {k_type_aaaa, {3, {}}}});
-        RecordingSink sink;
-        run(dns, fast_options(2), sink);
+        run_with(dns, fast_options(2));
         REQUIRE(sink.types() ==
                 Types{EventType::failed, EventType::retry, EventType::failed, EventType::gave_up});
         CHECK(sink[2].attempt == 2);
@@ -698,8 +769,7 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("A only (AAAA has no data): connected to the IPv4 address") {
         StubDns dns(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {}}}});
-        RecordingSink sink;
-        run(dns, fast_options(1), sink);
+        run_with(dns, fast_options(1));
         REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
         REQUIRE(sink[1].address);
         CHECK(sink[1].address->address == "127.0.0.1");
@@ -707,8 +777,7 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("AAAA ::1 and A 127.0.0.1, server on IPv4 only: ::1 refused, then connected") {
         StubDns dns(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {"::1"}}}});
-        RecordingSink sink;
-        run(dns, fast_options(1), sink);
+        run_with(dns, fast_options(1));
         REQUIRE(sink.size() >= 2);
         const Event& last = sink[sink.size() - 1];
         CHECK(last.type == EventType::connected);
@@ -725,10 +794,9 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     }
     SUBCASE("-6: only AAAA is asked; NODATA is a resolve failure") {
         StubDns dns(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {}}}});
-        RecordingSink sink;
         ConnectorOptions o = fast_options(1);
         o.family = Family::ipv6;
-        run(dns, o, sink);
+        run_with(dns, o);
         REQUIRE(sink.types() == Types{EventType::failed, EventType::gave_up});
         CHECK(sink[0].error == ErrorClass::resolve);
         CHECK_FALSE(sink[0].address);
@@ -737,17 +805,11 @@ TEST_CASE("Connector: names through a stub DNS server on loopback") {
     SUBCASE("a DNS server that never answers: the round times out as resolve") {
         StubDns dns(loop, {}); // placeholder so the socket exists; then stop answering
         dns.stop();
-        Resolver resolver(loop, dns.address());
-        RecordingSink sink;
+        use_nameserver(dns.address());
         ConnectorOptions o = fast_options(1);
         o.connect_timeout = 200ms;
-        Connector c(loop, resolver, target(name + ":" + std::to_string(port)), 0, o, sink);
-        c.start();
         auto started = Clock::now();
-        {
-            Watchdog dog(20);
-            loop.run();
-        }
+        run_one(name, o);
         CHECK(Clock::now() - started < 3s);
         REQUIRE(sink.types() == Types{EventType::failed, EventType::gave_up});
         CHECK(sink[0].error == ErrorClass::resolve);
