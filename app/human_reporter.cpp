@@ -47,10 +47,11 @@ std::string_view still_words(core::ErrorClass c) {
     return "failing";
 }
 
-std::string disconnect_words(const core::Event& e) {
-    switch (e.reason) {
+std::string disconnect_words(core::DisconnectReason reason, const std::string& message,
+                             core::ErrorCode code) {
+    switch (reason) {
     case core::DisconnectReason::recheck:
-        return "new connections fail (" + e.message + ")";
+        return "new connections fail (" + message + ")";
     case core::DisconnectReason::closed:
         return "closed by peer";
     case core::DisconnectReason::reset:
@@ -60,7 +61,11 @@ std::string disconnect_words(const core::Event& e) {
     case core::DisconnectReason::error:
         break;
     }
-    return e.code ? core::errno_message(e.code.value) : "error";
+    return code ? core::errno_message(code.value) : "error";
+}
+
+std::string disconnect_words(const core::Event& e) {
+    return disconnect_words(e.reason, e.message, e.code);
 }
 
 std::string plural(uint64_t n, std::string_view word) {
@@ -105,9 +110,9 @@ std::string format_delay(core::Duration d) {
 }
 
 HumanReporter::HumanReporter(Output& out, Output& err, std::vector<core::Target> targets,
-                             HumanStyle style, Now now, WallNow wall)
-    : m_out(out), m_err(err), m_targets(std::move(targets)), m_style(style),
-      m_now(std::move(now)), m_wall(std::move(wall)), m_state(m_targets.size()),
+                             HumanStyle style, Now now, WallNow wall, const Board* board)
+    : m_out(out), m_err(err), m_targets(std::move(targets)), m_style(style), m_now(std::move(now)),
+      m_wall(std::move(wall)), m_state(m_targets.size()), m_board(board, m_targets.size()),
       m_started(m_now()) {
     if (m_style.verbosity != Verbosity::normal)
         m_style.fleet = false; // -v prints every event; -q prints nothing to summarise
@@ -152,7 +157,7 @@ void HumanReporter::write_err(std::string line) {
     m_err.write_line(stamp() + line);
 }
 
-void HumanReporter::flush_held(TargetState& t, const std::string& suffix) {
+void HumanReporter::flush_held(LineState& t, const std::string& suffix) {
     for (std::size_t i = 0; i < t.held.size(); ++i) {
         std::string line = std::move(t.held[i].line);
         if (i + 1 == t.held.size() && !suffix.empty())
@@ -162,7 +167,7 @@ void HumanReporter::flush_held(TargetState& t, const std::string& suffix) {
     t.held.clear();
 }
 
-void HumanReporter::flush_recycles(std::size_t target, TargetState& t) {
+void HumanReporter::flush_recycles(std::size_t target, LineState& t) {
     if (t.recycles_suppressed > 0)
         print(m_targets.at(target).text + " " + plural(t.recycles_suppressed, "more connection") +
               " recycled (" + t.recycle_key + ")");
@@ -177,13 +182,13 @@ void HumanReporter::flush_pending() {
     }
 }
 
-std::string HumanReporter::still_line(const core::Event& e, const TargetState& t) const {
+std::string HumanReporter::still_line(const core::Event& e, const LineState& t) const {
     return m_targets.at(e.target).text + " still " + std::string(still_words(*t.last_error)) +
-           " after " + plural(t.last_attempt, "attempt") + ", " +
+           " after " + plural(t.last_round, "attempt") + ", " +
            format_span(m_now() - t.first_round);
 }
 
-void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
+void HumanReporter::on_failed(const core::Event& e, LineState& t) {
     bool verbose = m_style.verbosity == Verbosity::verbose;
     if (e.address)
         t.folded.push_back(e.address->address + ": " + e.message);
@@ -197,7 +202,7 @@ void HumanReporter::on_failed(const core::Event& e, TargetState& t) {
     if (changed)
         t.seen.clear();
     t.last_error = e.error;
-    t.last_attempt = e.attempt;
+    t.last_round = e.attempt;
 
     if (!verbose && t.seen.count(key)) {
         ++t.suppressed;
@@ -238,68 +243,31 @@ void HumanReporter::draw_status(bool force) {
     // Redrawing on every event would cost more than the probing: ten times a second.
     if (!force && m_status_drawn && now - *m_status_drawn < std::chrono::milliseconds(100))
         return;
-    std::size_t n = m_targets.size();
-    std::size_t failing = std::min(m_failing, n - m_connected - m_gave_up);
-    std::string line = "\r\033[K" + paint(std::to_string(m_connected) + " connected", k_green) +
-                       " · " + paint(std::to_string(failing) + " failing", k_yellow) + " · " +
-                       std::to_string(n - m_connected - m_gave_up - failing) + " waiting · " +
-                       paint(std::to_string(m_gave_up) + " gave up", k_red) + " · " +
-                       format_span(now - m_started);
+    const Board& b = *m_board;
+    std::string line =
+        "\r\033[K" +
+        paint(std::to_string(b.count(TargetState::connected)) + " connected", k_green) + " · " +
+        paint(std::to_string(b.count(TargetState::failing)) + " failing", k_yellow) + " · " +
+        std::to_string(b.count(TargetState::waiting)) + " waiting · " +
+        paint(std::to_string(b.count(TargetState::gave_up)) + " gave up", k_red) + " · " +
+        format_span(now - m_started);
     m_out.write_raw(line);
     m_status_drawn = now;
 }
 
-// The fleet view's share of an event; false when the event needs the normal lines too.
-bool HumanReporter::on_fleet_event(const core::Event& e, TargetState& t) {
+// The fleet view's share of an event (the board has counted it); false when the event needs
+// the normal lines too.
+bool HumanReporter::on_fleet_event(const core::Event& e) {
     switch (e.type) {
-    case core::EventType::attempt:
-        t.attempts = e.attempt;
-        break;
-    case core::EventType::failed:
-        t.last_error = e.error;
-        set_failing(t, true);
-        break;
-    case core::EventType::connected:
-        if (!t.connected)
-            ++m_connected;
-        t.connected = true;
-        set_failing(t, false);
-        break;
-    case core::EventType::disconnected:
-        if (!e.outage) { // recycled: still up, and its reconnect follows
-            if (!m_style.live)
-                return false;
-            draw_status(false);
-            return true;
-        }
-        if (t.connected)
-            --m_connected;
-        t.connected = false;
-        break;
-    case core::EventType::gave_up:
-        set_failing(t, false);
-        if (!t.gave_up)
-            ++m_gave_up;
-        t.gave_up = true;
-        t.gave_up_reason = e.error;
-        break;
-    case core::EventType::probe:
-        // The latest probe decides: answering targets count as connected, the others failed.
-        t.attempts = e.seq;
-        if (!e.ok)
-            t.last_error = e.error;
-        if (e.ok != t.connected) {
-            t.connected = e.ok;
-            e.ok ? ++m_connected : --m_connected;
-        }
-        if (e.ok == t.gave_up) {
-            t.gave_up = !e.ok;
-            e.ok ? --m_gave_up : ++m_gave_up;
-        }
-        break;
     case core::EventType::retry:
     case core::EventType::warning:
         return false;
+    case core::EventType::disconnected:
+        if (!e.outage && !m_style.live) // recycled: its reconnect follows
+            return false;
+        break;
+    default:
+        break;
     }
     if (m_style.live) {
         draw_status(false);
@@ -310,46 +278,7 @@ bool HumanReporter::on_fleet_event(const core::Event& e, TargetState& t) {
              e.type == core::EventType::disconnected);
 }
 
-void HumanReporter::set_failing(TargetState& t, bool failing) {
-    if (t.failing == failing)
-        return;
-    t.failing = failing;
-    failing ? ++m_failing : --m_failing;
-}
-
-// What the list of targets that are not up needs, whatever is printed.
-void HumanReporter::track(const core::Event& e, TargetState& t) {
-    switch (e.type) {
-    case core::EventType::failed:
-        t.why = std::string(core::error_class_name(e.error)) + ": " +
-                (e.error == core::ErrorClass::resolve
-                     ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
-                     : e.message);
-        break;
-    case core::EventType::connected:
-        t.up = true;
-        break;
-    case core::EventType::disconnected:
-        if (e.outage) {
-            t.up = false;
-            t.why = "disconnected: " + disconnect_words(e);
-        }
-        break;
-    case core::EventType::probe:
-        t.up = t.up || e.ok; // ping: a target that answered once is not listed
-        if (!e.ok)
-            t.why = std::string(core::error_class_name(e.error)) + ": " + e.message;
-        break;
-    case core::EventType::gave_up:
-        if (t.why.empty())
-            t.why = "gave up (" + std::string(core::error_class_name(e.error)) + ")";
-        break;
-    default:
-        break;
-    }
-}
-
-void HumanReporter::on_connected(const core::Event& e, TargetState& t) {
+void HumanReporter::on_connected(const core::Event& e, LineState& t) {
     bool verbose = m_style.verbosity == Verbosity::verbose;
     std::string check = e.check ? ", check " + format_latency(*e.check) : "";
     // Another address of the round failed first: said in passing, not as a failure.
@@ -397,7 +326,7 @@ void HumanReporter::on_connected(const core::Event& e, TargetState& t) {
               format_span(e.waited) + fold);
 }
 
-void HumanReporter::on_disconnected(const core::Event& e, TargetState& t) {
+void HumanReporter::on_disconnected(const core::Event& e, LineState& t) {
     if (!e.outage) {
         t.recycled = e; // printed with its reconnect, which comes next
         return;
@@ -410,15 +339,21 @@ void HumanReporter::on_disconnected(const core::Event& e, TargetState& t) {
 }
 
 void HumanReporter::on_event(const core::Event& e) {
-    TargetState& t = m_state.at(e.target);
-    if (e.type != core::EventType::warning)
-        track(e, t);
-    if (m_style.fleet && e.type != core::EventType::warning && on_fleet_event(e, t))
+    m_board.on_event(e);
+    if (m_style.fleet && on_fleet_event(e))
         return;
+    LineState& t = m_state.at(e.target);
     if (!t.started) {
         t.started = true;
         t.first_round = m_now();
     }
+    if (e.type == core::EventType::warning) // about the run, not one target
+        return write_err("tcpretry: warning: " + e.message);
+    on_line_event(e, t);
+}
+
+// One target's event as lines of its own.
+void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
     switch (e.type) {
     case core::EventType::attempt:
         if (m_style.verbosity == Verbosity::verbose)
@@ -443,45 +378,48 @@ void HumanReporter::on_event(const core::Event& e) {
     case core::EventType::disconnected:
         on_disconnected(e, t);
         break;
-    case core::EventType::warning:
-        write_err("tcpretry: warning: " + e.message);
-        break;
     case core::EventType::probe:
-        if (e.ok)
-            print(label(e) + " seq=" + std::to_string(e.seq) + " " + paint("connected", k_green) +
-                  " in " + format_latency(e.duration) +
-                  (e.check ? ", check " + format_latency(*e.check) : ""));
-        else
-            print(label(e) + " seq=" + std::to_string(e.seq) + " " +
-                  paint(e.error == core::ErrorClass::resolve
-                            ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
-                            : e.message,
-                        k_red) +
-                  " (" + format_latency(e.duration) + ")");
+        on_probe(e);
         break;
-    case core::EventType::gave_up: {
-        flush_held(t);
-        t.folded.clear();
-        std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
-                           plural(e.attempt, "attempt") + " (last error: " +
-                           std::string(core::error_class_name(e.error)) + ")";
-        if (m_style.verbosity == Verbosity::quiet)
-            write_err("tcpretry: " + line);
-        else
-            print(line);
+    case core::EventType::gave_up:
+        on_gave_up(e, t);
+        break;
+    case core::EventType::warning:
         break;
     }
+}
+
+void HumanReporter::on_probe(const core::Event& e) {
+    std::string head = label(e) + " seq=" + std::to_string(e.seq) + " ";
+    if (e.ok) {
+        print(head + paint("connected", k_green) + " in " + format_latency(e.duration) +
+              (e.check ? ", check " + format_latency(*e.check) : ""));
+        return;
     }
+    std::string what = e.error == core::ErrorClass::resolve
+                           ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
+                           : e.message;
+    print(head + paint(what, k_red) + " (" + format_latency(e.duration) + ")");
+}
+
+void HumanReporter::on_gave_up(const core::Event& e, LineState& t) {
+    flush_held(t);
+    t.folded.clear();
+    std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
+                       plural(e.attempt, "attempt") +
+                       " (last error: " + std::string(core::error_class_name(e.error)) + ")";
+    if (m_style.verbosity == Verbosity::quiet)
+        write_err("tcpretry: " + line);
+    else
+        print(line);
 }
 
 void HumanReporter::target_summary(std::size_t target, const core::WatchStats& st) {
     flush_pending();
     if (m_style.verbosity == Verbosity::quiet)
         return;
-    double elapsed = core::to_ms(st.elapsed);
-    double percent = elapsed > 0 ? core::to_ms(st.up) / elapsed * 100 : 0;
     char pct[32];
-    std::snprintf(pct, sizeof pct, "%.1f%%", percent);
+    std::snprintf(pct, sizeof pct, "%.1f%%", st.uptime_percent());
     print(m_targets.at(target).text + ": " +
           (st.connected ? paint("connected", k_green) : paint("disconnected", k_red)) + ", " +
           plural(st.connections, "connection") + ", " +
@@ -544,26 +482,33 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
         print(sparkline(st.history()));
 }
 
+// The fleet view's table: every target not connected at the end (at most 50).
+void HumanReporter::fleet_table() {
+    constexpr std::size_t k_rows = 50;
+    std::size_t shown = 0, missing = 0;
+    for (std::size_t i = 0; i < m_targets.size(); ++i) {
+        const TargetRecord& r = m_board->at(i);
+        if (r.state == TargetState::connected)
+            continue;
+        ++missing;
+        if (++shown > k_rows)
+            continue;
+        std::string why = r.state == TargetState::gave_up ? "gave up" : "not connected";
+        // The class of the failure that left it so (an outage or a give-up names none).
+        if (r.problem && (r.problem->event == core::EventType::failed ||
+                          r.problem->event == core::EventType::probe))
+            why += " (" + std::string(core::error_class_name(r.problem->error)) + ")";
+        print("  " + m_targets[i].text + "  " + why + " after " + plural(r.round, "attempt"));
+    }
+    if (missing > k_rows)
+        print("  ... and " + std::to_string(missing - k_rows) + " more");
+}
+
 void HumanReporter::summary(const Summary& s) {
     flush_pending();
     if (m_style.fleet) {
         clear_status();
-        constexpr std::size_t k_rows = 50;
-        std::size_t shown = 0, missing = 0;
-        for (std::size_t i = 0; i < m_targets.size(); ++i) {
-            const TargetState& t = m_state[i];
-            if (t.connected)
-                continue;
-            ++missing;
-            if (++shown > k_rows)
-                continue;
-            std::string why = t.gave_up ? "gave up" : "not connected";
-            if (t.last_error)
-                why += " (" + std::string(core::error_class_name(*t.last_error)) + ")";
-            print("  " + m_targets[i].text + "  " + why + " after " + plural(t.attempts, "attempt"));
-        }
-        if (missing > k_rows)
-            print("  ... and " + std::to_string(missing - k_rows) + " more");
+        fleet_table();
     }
     std::string counts;
     if (s.probes) {
@@ -592,6 +537,26 @@ void HumanReporter::summary(const Summary& s) {
     print(line);
 }
 
+// Why a target is not up, in the words of the list below.
+std::string HumanReporter::not_up_reason(std::size_t target) const {
+    const std::optional<Problem>& p = m_board->at(target).problem;
+    if (!p)
+        return "no attempt finished";
+    std::string error(core::error_class_name(p->error));
+    switch (p->event) {
+    case core::EventType::failed:
+        if (p->error == core::ErrorClass::resolve)
+            return error + ": cannot resolve " + m_targets.at(target).host + ": " + p->message;
+        return error + ": " + p->message;
+    case core::EventType::disconnected:
+        return "disconnected: " + disconnect_words(p->reason, p->message, p->code);
+    case core::EventType::gave_up:
+        return "gave up (" + error + ")";
+    default: // a probe
+        return error + ": " + p->message;
+    }
+}
+
 // After a run that did not succeed: which targets were not up, and why (at most 10).
 void HumanReporter::list_not_up(bool ping) {
     constexpr std::size_t k_rows = 10;
@@ -599,14 +564,12 @@ void HumanReporter::list_not_up(bool ping) {
     std::string state = ping ? " never answered: " : " not connected: ";
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
-        const TargetState& t = m_state[i];
-        if (t.up)
+        if (m_board->at(i).up)
             continue;
         if (++missing > k_rows)
             continue;
         ++shown;
-        std::string line = m_targets[i].text + state +
-                           (t.why.empty() ? std::string("no attempt finished") : t.why);
+        std::string line = m_targets[i].text + state + not_up_reason(i);
         quiet ? write_err("tcpretry: " + line) : print(paint(line, k_red));
     }
     if (missing > shown) {

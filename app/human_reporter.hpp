@@ -2,6 +2,7 @@
 // then summarised every 10 s or when the error changes (unless --verbose).
 #pragma once
 
+#include "app/board.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
 #include "app/report.hpp"
@@ -24,12 +25,12 @@ std::string format_delay(core::Duration d);
 struct HumanStyle {
     Verbosity verbosity = Verbosity::normal;
     bool color = false;
-    bool watch = false; // connections are held: number them, say "reconnecting"
+    bool watch = false;     // connections are held: number them, say "reconnecting"
     bool sparkline = false; // ping summaries end with a latency sparkline (on a terminal)
     // More than k_fleet_threshold targets and not --verbose: a live status line on a
     // terminal (else one line per target outcome), then a table of what did not succeed.
     bool fleet = false;
-    bool live = false; // the status line: only on a terminal
+    bool live = false;       // the status line: only on a terminal
     bool timestamps = false; // each line starts with the local date and time
 };
 
@@ -43,9 +44,11 @@ class HumanReporter : public Reporter {
     using Now = std::function<core::TimePoint()>;
     using WallNow = std::function<std::chrono::system_clock::time_point()>;
 
-    // `out` gets the report; `err` gets errors in --quiet mode.
+    // `out` gets the report; `err` gets errors in --quiet mode. `board`: the run's, fed by
+    // the run; none: one of our own, fed from on_event.
     HumanReporter(Output& out, Output& err, std::vector<core::Target> targets, HumanStyle style,
-                  Now now = core::Clock::now, WallNow wall = std::chrono::system_clock::now);
+                  Now now = core::Clock::now, WallNow wall = std::chrono::system_clock::now,
+                  const Board* board = nullptr);
     void start() override {}
     void tick() override;
     void on_event(const core::Event& e) override;
@@ -60,7 +63,7 @@ class HumanReporter : public Reporter {
         std::string line;
         std::string then; // "retrying in " or "reconnecting in "
     };
-    struct TargetState {
+    struct LineState { // a target's lines: what is held back, folded or summarised
         std::vector<Held> held;
         std::vector<std::string> folded; // "::1: connection refused", this round
         // Watch: a recycled connection waiting for its reconnect, and repeats not printed.
@@ -68,44 +71,39 @@ class HumanReporter : public Reporter {
         std::string recycle_key;
         unsigned recycles_suppressed = 0;
         core::TimePoint last_recycle_print{};
-        // For the list of targets that are not up when the run fails.
-        bool up = false;       // connected (watch: available; ping: answered a probe)
-        std::string why;       // the latest reason it was not
-        std::optional<core::ErrorClass> last_error;
-        std::set<std::string> seen;           // failures printed since the error last changed
-        unsigned suppressed = 0;              // repeats not printed since the last line
-        unsigned last_attempt = 0;            // the round of the last failure
+        // Repeated failures: printed once, then summarised.
+        std::optional<core::ErrorClass> last_error; // of the failures being summarised
+        std::set<std::string> seen;                 // failures printed since the error last changed
+        unsigned suppressed = 0;                    // repeats not printed since the last line
+        unsigned last_round = 0;                    // the round of the last failure
         core::TimePoint first_round{};
         core::TimePoint last_print{};
         bool started = false;
-        // Fleet view.
-        bool connected = false;
-        bool gave_up = false;
-        bool failing = false; // its latest round failed
-        unsigned attempts = 0;
-        std::optional<core::ErrorClass> gave_up_reason;
     };
 
-    bool on_fleet_event(const core::Event& e, TargetState& t);
+    bool on_fleet_event(const core::Event& e);
+    void on_line_event(const core::Event& e, LineState& t);
+    void on_probe(const core::Event& e);
+    void on_gave_up(const core::Event& e, LineState& t);
+    void fleet_table();
+    std::string not_up_reason(std::size_t target) const;
     void draw_status(bool force);
     void clear_status();
 
     void flush_pending();
-    void flush_held(TargetState& t, const std::string& suffix = {});
-    void flush_recycles(std::size_t target, TargetState& t);
+    void flush_held(LineState& t, const std::string& suffix = {});
+    void flush_recycles(std::size_t target, LineState& t);
     void print(std::string line);
     void write_err(std::string line);
     std::string stamp() const;
-    void on_failed(const core::Event& e, TargetState& t);
-    void on_connected(const core::Event& e, TargetState& t);
-    void on_disconnected(const core::Event& e, TargetState& t);
-    void track(const core::Event& e, TargetState& t);
+    void on_failed(const core::Event& e, LineState& t);
+    void on_connected(const core::Event& e, LineState& t);
+    void on_disconnected(const core::Event& e, LineState& t);
     void list_not_up(bool ping);
-    void set_failing(TargetState& t, bool failing);
     std::string label(const core::Event& e) const;
     std::string paint(std::string_view text, const char* code) const;
     std::string result_words(Result r) const;
-    std::string still_line(const core::Event& e, const TargetState& t) const;
+    std::string still_line(const core::Event& e, const LineState& t) const;
 
     Output& m_out;
     Output& m_err;
@@ -113,10 +111,8 @@ class HumanReporter : public Reporter {
     HumanStyle m_style;
     Now m_now;
     WallNow m_wall;
-    std::vector<TargetState> m_state;
-    std::size_t m_connected = 0;
-    std::size_t m_gave_up = 0;
-    std::size_t m_failing = 0;
+    std::vector<LineState> m_state;
+    BoardView m_board; // where each target stands: the fleet view and the list of not up
     core::TimePoint m_started{};
     std::optional<core::TimePoint> m_status_drawn; // when the status line was last drawn
 };

@@ -47,24 +47,6 @@ nlohmann::ordered_json header(std::string_view event, WallClock::time_point t) {
 
 } // namespace
 
-std::string_view result_name(Result r) {
-    switch (r) {
-    case Result::ok:
-        return "ok";
-    case Result::gave_up:
-        return "gave_up";
-    case Result::timeout:
-        return "timeout";
-    case Result::interrupted:
-        return "interrupted";
-    case Result::disconnected:
-        return "disconnected";
-    case Result::failed:
-        return "failed";
-    }
-    return "ok";
-}
-
 std::string rfc3339(WallClock::time_point t) {
     auto since = t.time_since_epoch();
     auto secs = std::chrono::floor<std::chrono::seconds>(since);
@@ -89,7 +71,70 @@ nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallC
     return j;
 }
 
-nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t) {
+namespace {
+
+void put_address(nlohmann::ordered_json& j, const core::Event& e) {
+    if (e.address) {
+        j["address"] = e.address->address;
+        j["port"] = e.address->port;
+    }
+}
+
+// Why an attempt or a probe failed: error, errno, message, duration_ms, received.
+void put_failure(nlohmann::ordered_json& j, const core::Event& e) {
+    j["error"] = core::error_class_name(e.error);
+    if (e.code)
+        j["errno"] = core::error_code_name(e.code);
+    j["message"] = e.message;
+    j["duration_ms"] = ms(e.duration);
+    if (e.error == core::ErrorClass::expect_mismatch || e.error == core::ErrorClass::expect_timeout)
+        j["received"] = core::escape_bytes(e.received, core::k_received_shown);
+}
+
+void put_connected(nlohmann::ordered_json& j, const core::Event& e) {
+    j["attempt"] = e.attempt;
+    put_address(j, e);
+    if (e.local) {
+        j["local_address"] = e.local->address;
+        j["local_port"] = e.local->port;
+    }
+    j["connect_ms"] = ms(e.duration);
+    if (e.check)
+        j["check_ms"] = ms(*e.check);
+    j["waited_ms"] = ms(e.waited);
+    j["connection"] = e.connection;
+}
+
+void put_disconnected(nlohmann::ordered_json& j, const core::Event& e) {
+    put_address(j, e);
+    j["reason"] = core::disconnect_reason_name(e.reason);
+    if (e.reason == core::DisconnectReason::recheck)
+        j["error"] = core::error_class_name(e.error);
+    if (e.code)
+        j["errno"] = core::error_code_name(e.code);
+    if (e.reason == core::DisconnectReason::recheck)
+        j["message"] = e.message;
+    j["uptime_ms"] = ms(e.uptime);
+    j["bytes_received"] = e.bytes_received;
+    j["connection"] = e.connection;
+    j["outage"] = e.outage;
+}
+
+void put_probe(nlohmann::ordered_json& j, const core::Event& e) {
+    j["seq"] = e.seq;
+    put_address(j, e);
+    j["ok"] = e.ok;
+    if (!e.ok)
+        return put_failure(j, e);
+    j["connect_ms"] = ms(e.duration);
+    if (e.check)
+        j["check_ms"] = ms(*e.check);
+}
+
+} // namespace
+
+nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
+                                  WallClock::time_point t) {
     nlohmann::ordered_json j = header(event_name(e.type), t);
     if (e.type == core::EventType::warning) { // about the run, not one target
         if (e.code)
@@ -98,86 +143,36 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
         return j;
     }
     j["target"] = target;
-    auto put_address = [&] {
-        if (e.address) {
-            j["address"] = e.address->address;
-            j["port"] = e.address->port;
-        }
-    };
     switch (e.type) {
     case core::EventType::attempt:
         j["attempt"] = e.attempt;
-        put_address();
+        put_address(j, e);
         if (e.address)
             j["family"] = core::family_name(e.address->family);
         break;
     case core::EventType::failed:
         j["attempt"] = e.attempt;
-        put_address();
-        j["error"] = core::error_class_name(e.error);
-        if (e.code)
-            j["errno"] = core::error_code_name(e.code);
-        j["message"] = e.message;
-        j["duration_ms"] = ms(e.duration);
-        if (e.error == core::ErrorClass::expect_mismatch ||
-            e.error == core::ErrorClass::expect_timeout)
-            j["received"] = core::escape_bytes(e.received, core::k_received_shown);
+        put_address(j, e);
+        put_failure(j, e);
         break;
     case core::EventType::retry:
         j["attempt"] = e.attempt;
         j["delay_ms"] = ms(e.delay);
         break;
     case core::EventType::connected:
-        j["attempt"] = e.attempt;
-        put_address();
-        if (e.local) {
-            j["local_address"] = e.local->address;
-            j["local_port"] = e.local->port;
-        }
-        j["connect_ms"] = ms(e.duration);
-        if (e.check)
-            j["check_ms"] = ms(*e.check);
-        j["waited_ms"] = ms(e.waited);
-        j["connection"] = e.connection;
+        put_connected(j, e);
         break;
     case core::EventType::disconnected:
-        put_address();
-        j["reason"] = core::disconnect_reason_name(e.reason);
-        if (e.reason == core::DisconnectReason::recheck)
-            j["error"] = core::error_class_name(e.error);
-        if (e.code)
-            j["errno"] = core::error_code_name(e.code);
-        if (e.reason == core::DisconnectReason::recheck)
-            j["message"] = e.message;
-        j["uptime_ms"] = ms(e.uptime);
-        j["bytes_received"] = e.bytes_received;
-        j["connection"] = e.connection;
-        j["outage"] = e.outage;
+        put_disconnected(j, e);
         break;
     case core::EventType::gave_up:
-        j["attempts"] = e.attempt;
+        j["attempts"] = e.attempt; // the rounds it made
         j["reason"] = core::error_class_name(e.error);
         break;
     case core::EventType::warning:
         break;
     case core::EventType::probe:
-        j["seq"] = e.seq;
-        put_address();
-        j["ok"] = e.ok;
-        if (e.ok) {
-            j["connect_ms"] = ms(e.duration);
-            if (e.check)
-                j["check_ms"] = ms(*e.check);
-        } else {
-            j["error"] = core::error_class_name(e.error);
-            if (e.code)
-                j["errno"] = core::error_code_name(e.code);
-            j["message"] = e.message;
-            j["duration_ms"] = ms(e.duration);
-            if (e.error == core::ErrorClass::expect_mismatch ||
-                e.error == core::ErrorClass::expect_timeout)
-                j["received"] = core::escape_bytes(e.received, core::k_received_shown);
-        }
+        put_probe(j, e);
         break;
     }
     return j;
@@ -217,8 +212,7 @@ void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st) {
     }
 }
 
-void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats,
-                                 bool interim) {
+void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) {
     nlohmann::ordered_json j = header("summary", WallClock::now());
     j["target"] = m_targets.at(target);
     if (interim)
@@ -249,16 +243,15 @@ nlohmann::ordered_json target_summary_json(std::string_view target, const core::
     j["disconnects"] = st.disconnects;
     j["recycled"] = st.recycled;
     j["outages"] = st.outages;
-    double elapsed = core::to_ms(st.elapsed);
-    j["uptime_percent"] =
-        elapsed > 0 ? std::round(core::to_ms(st.up) / elapsed * 100000.0) / 1000.0 : 0.0;
+    j["uptime_percent"] = std::round(st.uptime_percent() * 1000.0) / 1000.0;
     j["longest_up_ms"] = ms(st.longest_up);
     j["longest_down_ms"] = ms(st.longest_down);
     return j;
 }
 
 void JsonReporter::target_summary(std::size_t target, const core::WatchStats& stats) {
-    m_out.write_line(encode_line(target_summary_json(m_targets.at(target), stats, WallClock::now())));
+    m_out.write_line(
+        encode_line(target_summary_json(m_targets.at(target), stats, WallClock::now())));
 }
 
 void JsonReporter::summary(const Summary& s) {

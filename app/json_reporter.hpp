@@ -20,7 +20,8 @@ std::string rfc3339(WallClock::time_point t);
 // mode: "wait", "watch" or "ping".
 nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallClock::time_point t,
                                   std::string_view mode = "wait");
-nlohmann::ordered_json event_json(const core::Event& e, std::string_view target, WallClock::time_point t);
+nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
+                                  WallClock::time_point t);
 nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t);
 // Ping statistics: sent, received, loss_percent, longest_failure_streak, connect_ms{...}.
 void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st);

@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <event2/buffer.h>
@@ -27,8 +28,9 @@ std::string escape_label_value(std::string_view value) {
     return out;
 }
 
-Metrics::Metrics(std::vector<std::string> targets)
-    : m_targets(std::move(targets)), m_metrics(m_targets.size()) {}
+Metrics::Metrics(std::vector<std::string> targets, const Board* board)
+    : m_targets(std::move(targets)), m_metrics(m_targets.size()), m_board(board, m_targets.size()) {
+}
 
 void Metrics::observe_connect(TargetMetrics& t, core::Duration d) {
     double seconds = std::chrono::duration<double>(d).count();
@@ -40,9 +42,14 @@ void Metrics::observe_connect(TargetMetrics& t, core::Duration d) {
 }
 
 void Metrics::on_event(const core::Event& e) {
+    m_board.on_event(e);
     if (e.type == core::EventType::warning || e.target >= m_metrics.size())
         return;
     TargetMetrics& t = m_metrics[e.target];
+    // Rounds are numbered from 1 for the whole run: the highest heard of is how many began.
+    // (A retry names the round to come, not one begun.)
+    if (e.type != core::EventType::retry && e.type != core::EventType::probe)
+        t.rounds = std::max<uint64_t>(t.rounds, e.attempt);
     switch (e.type) {
     case core::EventType::attempt:
         ++t.attempts;
@@ -51,7 +58,6 @@ void Metrics::on_event(const core::Event& e) {
         ++t.failures[std::string(core::error_class_name(e.error))];
         break;
     case core::EventType::connected:
-        t.up = true;
         ++t.connections;
         observe_connect(t, e.duration);
         break;
@@ -59,7 +65,6 @@ void Metrics::on_event(const core::Event& e) {
         // A recycled connection (reconnected at once) leaves the target up.
         ++t.disconnects;
         if (e.outage) {
-            t.up = false;
             ++t.outages;
         } else {
             ++t.recycled;
@@ -67,9 +72,7 @@ void Metrics::on_event(const core::Event& e) {
         break;
     case core::EventType::probe:
         ++t.attempts;
-        t.has_probe = true;
-        t.last_probe_ok = e.ok;
-        t.up = e.ok;
+        ++t.rounds; // a probe is one round of one connect
         if (e.ok) {
             ++t.connections;
             observe_connect(t, e.duration);
@@ -107,70 +110,81 @@ void family(std::string& out, const char* name, const char* type, const char* he
 } // namespace
 
 std::string Metrics::encode() const {
-    std::string out;
     std::vector<std::string> labels;
     for (const auto& t : m_targets)
         labels.push_back("target=\"" + escape_label_value(t) + "\"");
-    auto each = [&](auto&& fn) {
-        for (std::size_t i = 0; i < m_metrics.size(); ++i)
-            fn(labels[i], m_metrics[i]);
-    };
+    std::string out;
+    encode_state(out, labels);
+    encode_counters(out, labels);
+    encode_histogram(out, labels);
+    return out;
+}
 
+// Whether each target is up, as the board has it.
+void Metrics::encode_state(std::string& out, const std::vector<std::string>& labels) const {
+    auto gauge = [&](const char* name) {
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+            bool up = m_board->at(i).state == TargetState::connected;
+            out += std::string(name) + "{" + labels[i] + "} " + (up ? "1" : "0") + "\n";
+        }
+    };
     family(out, "tcpretry_up", "gauge",
            "Whether the target is available (watch: connected or recycling a connection; ping: "
            "the last probe succeeded).");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        out += "tcpretry_up{" + l + "} " + (t.up ? "1" : "0") + "\n";
-    });
+    gauge("tcpretry_up");
     family(out, "tcpretry_probe_success", "gauge",
            "Whether the target's last check succeeded (ping: last probe; otherwise connected).");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        bool ok = t.has_probe ? t.last_probe_ok : t.up;
-        out += "tcpretry_probe_success{" + l + "} " + (ok ? "1" : "0") + "\n";
-    });
-    family(out, "tcpretry_attempts_total", "counter", "Connect attempts (ping: probes) started.");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        out += "tcpretry_attempts_total{" + l + "} " + std::to_string(t.attempts) + "\n";
-    });
-    family(out, "tcpretry_connections_total", "counter", "Connections established.");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        out += "tcpretry_connections_total{" + l + "} " + std::to_string(t.connections) + "\n";
-    });
-    family(out, "tcpretry_disconnects_total", "counter", "Held connections that dropped (watch mode).");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        out += "tcpretry_disconnects_total{" + l + "} " + std::to_string(t.disconnects) + "\n";
-    });
-    family(out, "tcpretry_recycled_total", "counter",
-           "Held connections the server closed that were re-established at once (watch mode; "
-           "not outages).");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        out += "tcpretry_recycled_total{" + l + "} " + std::to_string(t.recycled) + "\n";
-    });
-    family(out, "tcpretry_outages_total", "counter",
-           "Times the target became unavailable after having been connected (watch mode).");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        out += "tcpretry_outages_total{" + l + "} " + std::to_string(t.outages) + "\n";
-    });
+    gauge("tcpretry_probe_success");
+}
+
+void Metrics::encode_counters(std::string& out, const std::vector<std::string>& labels) const {
+    auto counter = [&](const char* name, const char* help, uint64_t TargetMetrics::*field) {
+        family(out, name, "counter", help);
+        for (std::size_t i = 0; i < labels.size(); ++i)
+            out += std::string(name) + "{" + labels[i] + "} " +
+                   std::to_string(m_metrics[i].*field) + "\n";
+    };
+    counter("tcpretry_attempts_total",
+            "Connect attempts started, one per address tried (ping: probes); a round may try "
+            "several addresses.",
+            &TargetMetrics::attempts);
+    counter("tcpretry_rounds_total",
+            "Rounds begun: tries at the target, each over its addresses (ping: probes); the "
+            "JSON summary's attempts.",
+            &TargetMetrics::rounds);
+    counter("tcpretry_connections_total", "Connections established.", &TargetMetrics::connections);
+    counter("tcpretry_disconnects_total", "Held connections that dropped (watch mode).",
+            &TargetMetrics::disconnects);
+    counter("tcpretry_recycled_total",
+            "Held connections the server closed that were re-established at once (watch mode; "
+            "not outages).",
+            &TargetMetrics::recycled);
+    counter("tcpretry_outages_total",
+            "Times the target became unavailable after having been connected (watch mode).",
+            &TargetMetrics::outages);
     family(out, "tcpretry_failures_total", "counter", "Failed attempts, by error class.");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        for (const auto& [error, n] : t.failures)
-            out += "tcpretry_failures_total{" + l + ",error=\"" + escape_label_value(error) +
-                   "\"} " + std::to_string(n) + "\n";
-    });
+    for (std::size_t i = 0; i < labels.size(); ++i)
+        for (const auto& [error, n] : m_metrics[i].failures)
+            out += "tcpretry_failures_total{" + labels[i] + ",error=\"" +
+                   escape_label_value(error) + "\"} " + std::to_string(n) + "\n";
+}
+
+void Metrics::encode_histogram(std::string& out, const std::vector<std::string>& labels) const {
     family(out, "tcpretry_connect_duration_seconds", "histogram",
            "Time from connect() to an established connection.");
-    each([&](const std::string& l, const TargetMetrics& t) {
-        for (std::size_t i = 0; i < k_connect_buckets.size(); ++i)
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const std::string& l = labels[i];
+        const TargetMetrics& t = m_metrics[i];
+        for (std::size_t b = 0; b < k_connect_buckets.size(); ++b)
             out += "tcpretry_connect_duration_seconds_bucket{" + l + ",le=\"" +
-                   number(k_connect_buckets[i]) + "\"} " + std::to_string(t.buckets[i]) + "\n";
+                   number(k_connect_buckets[b]) + "\"} " + std::to_string(t.buckets[b]) + "\n";
         out += "tcpretry_connect_duration_seconds_bucket{" + l + ",le=\"+Inf\"} " +
                std::to_string(t.connect_count) + "\n";
         out += "tcpretry_connect_duration_seconds_sum{" + l + "} " + number(t.connect_sum_seconds) +
                "\n";
         out += "tcpretry_connect_duration_seconds_count{" + l + "} " +
                std::to_string(t.connect_count) + "\n";
-    });
-    return out;
+    }
 }
 
 void PrometheusReporter::summary(const Summary&) {

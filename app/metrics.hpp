@@ -2,6 +2,7 @@
 // (at the end with --format prometheus, live over HTTP with --metrics-listen).
 #pragma once
 
+#include "app/board.hpp"
 #include "app/output.hpp"
 #include "app/report.hpp"
 #include "core/address.hpp"
@@ -27,16 +28,15 @@ inline constexpr std::array<double, 14> k_connect_buckets = {
 // A label value with \ " and newline escaped, as the exposition format requires.
 std::string escape_label_value(std::string_view value);
 
+// A target's counters; whether it is up comes from the board.
 struct TargetMetrics {
-    bool up = false;
-    bool has_probe = false;
-    bool last_probe_ok = false;
-    uint64_t attempts = 0;
+    uint64_t attempts = 0; // one address's connect each (ping: probes)
+    uint64_t rounds = 0;   // rounds begun, each over the target's addresses (ping: probes)
     uint64_t connections = 0;
     uint64_t disconnects = 0;
     uint64_t recycled = 0; // watch: disconnects that were not outages
     uint64_t outages = 0;
-    std::map<std::string, uint64_t> failures; // by error class
+    std::map<std::string, uint64_t> failures;                 // by error class
     std::array<uint64_t, k_connect_buckets.size()> buckets{}; // cumulative at encode time
     uint64_t connect_count = 0;
     double connect_sum_seconds = 0;
@@ -44,15 +44,20 @@ struct TargetMetrics {
 
 class Metrics : public core::EventSink {
   public:
-    explicit Metrics(std::vector<std::string> targets);
+    // `board`: the run's, fed by the run; none: one of our own, fed from on_event.
+    explicit Metrics(std::vector<std::string> targets, const Board* board = nullptr);
     void on_event(const core::Event& e) override;
     // The whole exposition, HELP and TYPE lines included, ending in a newline.
     std::string encode() const;
 
   private:
     void observe_connect(TargetMetrics& t, core::Duration d);
+    void encode_state(std::string& out, const std::vector<std::string>& labels) const;
+    void encode_counters(std::string& out, const std::vector<std::string>& labels) const;
+    void encode_histogram(std::string& out, const std::vector<std::string>& labels) const;
     std::vector<std::string> m_targets;
     std::vector<TargetMetrics> m_metrics;
+    BoardView m_board;
 };
 
 // --format prometheus: nothing while running; the metrics at the end, for node_exporter's

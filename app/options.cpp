@@ -33,11 +33,28 @@ const char* const k_footer =
     "tcp://TARGET; PORT is 1-65535 or a service name. DUR is 250ms, 1.5s, 2m, 1h, 1m30s or a\n"
     "number of seconds; --timeout 0 means no deadline. REGEX is POSIX extended (no \\d: use\n"
     "[0-9]); its ^ and $ match at LF and CRLF line ends. With --json the output is JSON lines,\n"
-    "one per event: -q and -v have no effect.\n"
-    "Exit status: 0 ready (or COMMAND's status), 1 gave up, 2 usage error, 124 --timeout,\n"
-    "125 internal error, 126/127 COMMAND not executable/not found, 130 SIGINT, 141 output\n"
-    "closed, 143 SIGTERM. --watch: 0 if connected when stopped, else 1. --count: 0 if every\n"
-    "target answered a probe, else 1. See tcpretry(1) and docs/json-events.md.";
+    "one per event: -q and -v have no effect.\n";
+
+// Words wrapped into lines of at most `width` columns (a word longer than that stands alone).
+std::string wrap(std::string_view text, std::size_t width) {
+    std::string out, line;
+    std::istringstream words{std::string(text)};
+    for (std::string word; words >> word;) {
+        if (!line.empty() && line.size() + 1 + word.size() > width) {
+            out += line + "\n";
+            line.clear();
+        }
+        line += (line.empty() ? "" : " ") + word;
+    }
+    return out + line;
+}
+
+// The footer's exit statuses come from the outcome table (app/outcome.cpp), never by hand.
+std::string footer() {
+    constexpr std::size_t k_width = 87; // about as wide as the lines above
+    return k_footer +
+           wrap(exit_status_help() + " See tcpretry(1) and docs/json-events.md.", k_width);
+}
 
 const char* const k_duration_hint = "a duration such as 250ms, 1.5s, 1m30s or seconds";
 
@@ -374,6 +391,7 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
         auto n = parse_count(r.count.text);
         if (!n)
             return invalid(r.count, "a whole number >= 0");
+        o.mode = Mode::ping;
         o.count = *n;
         if (r.watch)
             return UsageError{"--count (ping mode) and --watch exclude each other"};
@@ -381,7 +399,7 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
             return UsageError{"-- COMMAND cannot be used with --count (ping mode)"};
     }
     if (r.interval.given()) {
-        if (!o.count)
+        if (o.mode != Mode::ping)
             return UsageError{"--interval needs --count (ping mode)"};
         if (auto e = read_duration(r.interval, o.interval))
             return e;
@@ -393,7 +411,7 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
             if (auto e = unused(*f, "without --watch"))
                 return e;
     }
-    if (o.count) {
+    if (o.mode == Mode::ping) {
         for (const Flag* f : {&r.attempts, &r.initial, &r.max, &r.multiplier, &r.jitter, &r.quorum})
             if (auto e = unused(*f, "with --count (probes are not retried)"))
                 return e;
@@ -401,8 +419,8 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
             return UsageError{std::string(r.once ? "--once" : "--any") +
                               " has no effect with --count (probes are not retried)"};
     }
-    o.watch = r.watch;
     if (r.watch) {
+        o.mode = Mode::watch;
         o.backoff.initial = core::k_watch_initial_delay;
         o.backoff.max = core::k_watch_max_delay;
         if (!o.command.empty())
@@ -733,7 +751,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
         return UsageError{"missing COMMAND after '--'"};
 
     CLI::App app{k_description, "tcpretry"};
-    app.footer(k_footer);
+    app.footer(footer());
     auto formatter = std::make_shared<UsageFormatter>();
     formatter->column_width(34);
     app.formatter(formatter);

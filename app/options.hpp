@@ -1,6 +1,7 @@
 // The command line: flags and TARGETs become a validated plan, or a usage error.
 #pragma once
 
+#include "app/outcome.hpp"
 #include "core/backoff.hpp"
 #include "core/connector.hpp"
 #include "core/target.hpp"
@@ -17,9 +18,10 @@ enum class Verbosity { quiet, normal, verbose };
 enum class ColorMode { automatic, always, never };
 
 struct Options {
+    Mode mode = Mode::wait; // --watch, --count or neither; set once, here
     std::vector<core::Target> targets;
     std::optional<core::Duration> timeout;
-    unsigned attempts = 0; // 0 = unlimited
+    unsigned attempts = 0; // --attempts: failed rounds in a row before giving up; 0 = never
     core::Duration connect_timeout = core::k_connect_timeout;
     core::BackoffPolicy backoff;
     std::optional<uint64_t> seed;
@@ -38,13 +40,12 @@ struct Options {
     std::vector<std::string> command; // after "--"
 
     // Watch mode: hold each connection, reconnect when it drops.
-    bool watch = false;
     core::Duration stable_after = core::k_stable_after;
     core::Duration keepalive = core::k_keepalive; // zero: off
     // --recheck: also make a fresh connect (and check) this often; watch mode only, > 0.
     std::optional<core::Duration> recheck;
     // Ping mode (--count): probes per target, 0 = until stopped; one every interval.
-    std::optional<unsigned> count;
+    unsigned count = 0;
     std::optional<core::SockAddr> metrics_listen; // serve /metrics here (--metrics-listen)
     core::Duration interval = core::k_probe_interval;
 

@@ -1,10 +1,11 @@
 // What reporters receive: the core's events, plus the start and the final summary.
 #pragma once
 
+#include "app/outcome.hpp"
 #include "core/clock.hpp"
 #include "core/event.hpp"
 #include "core/stats.hpp"
-#include "core/tcp_client.hpp"
+#include "core/watch_stats.hpp"
 
 #include <optional>
 
@@ -13,12 +14,6 @@
 #include <vector>
 
 namespace tcpretry::app {
-
-// disconnected: a watch ended with a target not connected at that moment.
-// failed: ping mode ended with a target that never answered.
-enum class Result { ok, gave_up, timeout, interrupted, disconnected, failed };
-
-std::string_view result_name(Result r);
 
 struct Summary {
     Result result = Result::ok;
@@ -40,8 +35,7 @@ class Reporter : public core::EventSink {
     virtual void target_summary(std::size_t target, const core::WatchStats& stats) = 0;
     // Ping mode, before the overall summary (and on SIGQUIT, interim): one per target.
     // interim: on SIGQUIT, the run goes on.
-    virtual void probe_summary(std::size_t target, const core::ProbeStats& stats,
-                               bool interim) = 0;
+    virtual void probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) = 0;
     virtual void summary(const Summary& s) = 0;
 };
 

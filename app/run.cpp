@@ -1,14 +1,15 @@
 #include "app/run.hpp"
 
+#include "app/board.hpp"
 #include "app/human_reporter.hpp"
 #include "app/json_reporter.hpp"
 #include "app/metrics.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
-#include "core/prober.hpp"
-#include "core/tcp_client.hpp"
 #include "core/loop.hpp"
+#include "core/prober.hpp"
 #include "core/resolver.hpp"
+#include "core/tcp_client.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -16,8 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <random>
 #include <poll.h>
+#include <random>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,32 +27,39 @@ namespace tcpretry::app {
 
 namespace {
 
-// One run: the loop, one TcpClient per target, the deadline and the signals. The core's
-// events go to the reporter; whether the run is over is decided later, from the loop, so no
-// client is stopped from inside its own callback.
+// One run: the loop, one TcpClient (or Prober) per target, the deadline and the signals. The
+// core's events go to the board, then the reporters; whether the run is over is decided later,
+// from the loop, so no client is stopped from inside its own callback.
 class Session final : public core::EventSink {
   public:
-    Session(const Options& options, Reporter& reporter, Output& out, Metrics* metrics);
+    Session(const Options& options, Board& board, Reporter& reporter, Output& out,
+            Metrics* metrics);
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
     ~Session() override;
 
-    // Runs until the outcome is known; returns the exit status and the result.
-    std::pair<int, Result> run();
+    // Runs until the outcome is known.
+    Outcome run();
 
   private:
+    void make_targets();
+    void watch_output();
+    void handle_signals();
     void on_event(const core::Event& e) override;
+    Facts facts(Stop stop) const;
     void decide();
-    void finish(Result result, int exit_code);
+    void stop(Stop how);
+    void finish(const Facts& facts, const Outcome& outcome);
+    void close();
     void report_summaries();
     void report_probe_summaries(bool interim);
-    bool pinging() const { return m_options.count.has_value(); }
-    std::size_t connected_count() const;
+    bool pinging() const { return m_options.mode == Mode::ping; }
     static void on_signal(evutil_socket_t signal, short, void* arg);
     static void on_decide(evutil_socket_t, short, void* arg);
     static void on_output_gone(evutil_socket_t fd, short, void* arg);
 
     const Options& m_options;
+    Board& m_board; // fed here, once per event, before the reporters
     Reporter& m_reporter;
     Output& m_out;
     Metrics* m_metrics; // counted when wanted (--format prometheus, --metrics-listen)
@@ -60,66 +68,79 @@ class Session final : public core::EventSink {
     core::Gate m_gate;
     std::vector<std::unique_ptr<core::TcpClient>> m_clients; // wait and watch modes
     std::vector<std::unique_ptr<core::Prober>> m_probers;    // ping mode
-    core::EventPtr m_sigquit; // ping mode: interim statistics
+    core::EventPtr m_sigquit;                                // ping mode: interim statistics
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
-    core::EventPtr m_decide;
+    core::EventPtr m_decide;       // decide(), from the loop: never inside a client's callback
     core::EventPtr m_output_watch; // a pipe's reader going away, noticed without writing
     core::Timer m_deadline;
     core::Timer m_tick; // the reporter's once-a-second redraw
     core::TimePoint m_start;
     std::optional<MetricsServer> m_metrics_server;
-    std::optional<std::pair<int, Result>> m_outcome;
+    std::optional<Outcome> m_outcome;
     std::size_t m_closing = 0; // clients still closing their connections
 };
 
-Session::Session(const Options& options, Reporter& reporter, Output& out, Metrics* metrics)
-    : m_options(options), m_reporter(reporter), m_out(out), m_metrics(metrics), m_resolver(m_loop, options.resolver),
-      m_gate(m_loop, options.parallel),
-      m_deadline(m_loop, [this] { finish(Result::timeout, k_exit_timeout); }),
-      m_tick(m_loop, [this] {
+Session::Session(const Options& options, Board& board, Reporter& reporter, Output& out,
+                 Metrics* metrics)
+    : m_options(options), m_board(board), m_reporter(reporter), m_out(out), m_metrics(metrics),
+      m_resolver(m_loop, options.resolver), m_gate(m_loop, options.parallel),
+      m_deadline(m_loop, [this] { stop(Stop::deadline); }), m_tick(m_loop, [this] {
           m_reporter.tick();
-          m_tick.start(std::chrono::seconds(1));
+          (void)m_tick.start(std::chrono::seconds(1)); // unarmed: the redraw stops, no more
       }) {
-    uint64_t seed = options.seed ? *options.seed : std::random_device{}();
-    core::ClientOptions client;
-    client.hold = options.watch;
-    client.stable_after = options.stable_after;
-    client.keepalive = options.keepalive;
-    client.recheck = options.recheck;
-    core::ProbeOptions probe;
-    probe.count = options.count.value_or(0);
-    probe.interval = options.interval;
-    for (std::size_t i = 0; i < options.targets.size(); ++i) {
-        core::ConnectorOptions co;
-        co.connect_timeout = options.connect_timeout;
-        co.max_rounds = options.attempts;
-        co.backoff = options.backoff;
-        co.seed = seed + i;
-        co.family = options.family;
-        co.source = options.source;
-        co.check = options.check;
-        co.gate = &m_gate;
-        if (pinging())
-            m_probers.push_back(std::make_unique<core::Prober>(m_loop, m_resolver,
-                                                               options.targets[i], i, co, probe,
-                                                               *this));
-        else
-            m_clients.push_back(std::make_unique<core::TcpClient>(
-                m_loop, m_resolver, options.targets[i], i, co, client, *this));
-    }
-    // A quiet watch may write nothing for hours: notice `| head -1` having closed the pipe
-    // when it happens (the write end of a pipe reports an error then), not at the next line.
-    struct stat st{};
-    int out_fd = fileno(out.file());
-    if (fstat(out_fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-        m_output_watch.reset(
-            event_new(m_loop.base(), out_fd, EV_READ | EV_PERSIST, &Session::on_output_gone, this));
-        if (m_output_watch)
-            event_add(m_output_watch.get(), nullptr);
-    }
+    make_targets();
+    watch_output();
     if (options.metrics_listen)
         m_metrics_server.emplace(m_loop, *options.metrics_listen, *m_metrics);
+    handle_signals();
+}
+
+// One TcpClient a target (wait, watch), or one Prober (ping).
+void Session::make_targets() {
+    uint64_t seed = m_options.seed ? *m_options.seed : std::random_device{}();
+    core::ClientOptions client;
+    client.hold = m_options.mode == Mode::watch;
+    client.stable_after = m_options.stable_after;
+    client.keepalive = m_options.keepalive;
+    client.recheck = m_options.recheck;
+    core::ProbeOptions probe;
+    probe.count = m_options.count;
+    probe.interval = m_options.interval;
+    for (std::size_t i = 0; i < m_options.targets.size(); ++i) {
+        core::ConnectorOptions co;
+        co.connect_timeout = m_options.connect_timeout;
+        co.max_rounds = m_options.attempts;
+        co.backoff = m_options.backoff;
+        co.seed = seed + i;
+        co.family = m_options.family;
+        co.source = m_options.source;
+        co.check = m_options.check;
+        co.gate = &m_gate;
+        const core::Target& target = m_options.targets[i];
+        if (pinging())
+            m_probers.push_back(
+                std::make_unique<core::Prober>(m_loop, m_resolver, target, i, co, probe, *this));
+        else
+            m_clients.push_back(std::make_unique<core::TcpClient>(m_loop, m_resolver, target, i, co,
+                                                                  client, *this));
+    }
+}
+
+// A quiet watch may write nothing for hours: notice `| head -1` having closed the pipe when it
+// happens (the write end of a pipe reports an error then), not at the next line.
+void Session::watch_output() {
+    struct stat st {};
+    int out_fd = fileno(m_out.file());
+    if (fstat(out_fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return;
+    m_output_watch.reset(
+        event_new(m_loop.base(), out_fd, EV_READ | EV_PERSIST, &Session::on_output_gone, this));
+    if (m_output_watch)
+        event_add(m_output_watch.get(), nullptr);
+}
+
+void Session::handle_signals() {
     if (pinging()) {
         m_sigquit.reset(evsignal_new(m_loop.base(), SIGQUIT, &Session::on_signal, this));
         if (!m_sigquit || event_add(m_sigquit.get(), nullptr) != 0)
@@ -140,7 +161,7 @@ Session::~Session() {
     m_clients.clear();
 }
 
-std::pair<int, Result> Session::run() {
+Outcome Session::run() {
     m_start = core::Clock::now();
     m_reporter.start();
     for (const auto& w : m_options.warnings) {
@@ -149,87 +170,76 @@ std::pair<int, Result> Session::run() {
         e.message = w;
         on_event(e);
     }
-    if (m_options.timeout)
-        m_deadline.start(*m_options.timeout);
-    m_tick.start(std::chrono::seconds(1));
+    if (m_options.timeout && !m_deadline.start(*m_options.timeout))
+        throw std::runtime_error("cannot arm the --timeout deadline");
+    (void)m_tick.start(std::chrono::seconds(1)); // unarmed: no redraw, the run goes on
     for (auto& c : m_clients)
         c->start();
     for (auto& p : m_probers)
         p->start();
     m_loop.run();
-    return m_outcome.value_or(std::pair{k_exit_internal, Result::interrupted});
+    return m_outcome.value_or(Outcome{Result::interrupted, k_exit_internal, false});
 }
 
 void Session::on_event(const core::Event& e) {
+    m_board.on_event(e);
     if (m_metrics)
         m_metrics->on_event(e);
     m_reporter.on_event(e);
-    if (m_out.broken() || e.type == core::EventType::connected ||
-        e.type == core::EventType::gave_up || e.type == core::EventType::probe)
+    bool decisive = m_out.broken() || e.type == core::EventType::connected ||
+                    e.type == core::EventType::gave_up || e.type == core::EventType::probe;
+    if (decisive)
         event_active(m_decide.get(), EV_TIMEOUT, 0);
 }
 
-std::size_t Session::connected_count() const {
-    return static_cast<std::size_t>(std::count_if(
-        m_clients.begin(), m_clients.end(), [](const auto& c) { return c->connected(); }));
+Facts Session::facts(Stop stop) const {
+    Facts f;
+    f.stop = stop;
+    f.targets = m_board.size();
+    f.needed = m_options.needed;
+    f.up = m_board.up_count();
+    f.gave_up = m_board.count(TargetState::gave_up);
+    f.probes_done = pinging() && std::all_of(m_probers.begin(), m_probers.end(),
+                                             [](const auto& p) { return p->done(); });
+    f.command = !m_options.command.empty();
+    return f;
 }
 
+// Whether the targets (or a closed output) have ended the run.
 void Session::decide() {
-    if (m_out.broken())
-        return finish(Result::interrupted, k_exit_sigpipe);
-    if (pinging()) {
-        bool all_done = std::all_of(m_probers.begin(), m_probers.end(),
-                                    [](const auto& p) { return p->done(); });
-        if (all_done)
-            finish(Result::ok, k_exit_ok); // finish() judges the answers
-        return;
-    }
-    auto gave_up = static_cast<std::size_t>(
-        std::count_if(m_clients.begin(), m_clients.end(), [](const auto& c) {
-            return c->connector().state() == core::Connector::State::gave_up;
-        }));
-    std::size_t n = m_clients.size();
-    if (m_options.watch) {
-        // A watch ends when stopped, or when no target has anything left to try.
-        if (gave_up == n)
-            finish(Result::gave_up, k_exit_failed);
-        return;
-    }
-    if (connected_count() >= m_options.needed)
-        finish(Result::ok, k_exit_ok);
-    else if (n - gave_up < m_options.needed) // too few left to reach it
-        finish(Result::gave_up, k_exit_failed);
+    Facts f = facts(m_out.broken() ? Stop::output_closed : Stop::none);
+    if (auto outcome = exit_status(m_options.mode, f))
+        finish(f, *outcome);
 }
 
-void Session::finish(Result result, int exit_code) {
+// The deadline, a signal or the output closing ends the run, whatever the targets say.
+void Session::stop(Stop how) {
+    Facts f = facts(how);
+    if (auto outcome = exit_status(m_options.mode, f))
+        finish(f, *outcome);
+}
+
+void Session::finish(const Facts& facts, const Outcome& outcome) {
     if (m_outcome)
         return;
     m_deadline.cancel();
     m_tick.cancel();
-    if (m_options.watch && exit_code != k_exit_sigpipe && result != Result::gave_up) {
-        // Stopping is how a watch normally ends: the status says whether the targets the
-        // condition needs were connected at that moment.
-        bool ok = connected_count() >= m_options.needed;
-        result = ok ? Result::ok : Result::disconnected;
-        exit_code = ok ? k_exit_ok : k_exit_failed;
-    }
-    if (pinging() && exit_code != k_exit_sigpipe) {
-        // However it ended: did every target answer at least one probe?
-        bool all_answered = std::all_of(m_probers.begin(), m_probers.end(),
-                                        [](const auto& p) { return p->stats().received() > 0; });
-        if (!all_answered)
-            result = Result::failed;
-        else if (result == Result::timeout || result == Result::interrupted)
-            result = Result::ok;
-        exit_code = all_answered ? k_exit_ok : k_exit_failed;
-    }
-    m_outcome = std::pair{exit_code, result};
-    if (exit_code != k_exit_sigpipe) // nobody is reading: end quietly
+    m_outcome = outcome;
+    if (facts.stop != Stop::output_closed) { // nobody is reading: end quietly
         report_summaries();
+        if (m_out.broken()) {
+            Facts lost = facts;
+            lost.summary_lost = true;
+            m_outcome = exit_status(m_options.mode, lost);
+        }
+    }
+    close();
+}
+
+// Probes stop; held connections are half-closed and given a moment for the peer's EOF.
+void Session::close() {
     for (auto& p : m_probers)
         p->stop();
-
-    // Held connections are half-closed and given a moment for the peer's EOF.
     m_closing = m_clients.size();
     if (m_closing == 0)
         m_loop.exit();
@@ -248,37 +258,33 @@ void Session::report_probe_summaries(bool interim) {
 
 void Session::report_summaries() {
     Summary s;
-    s.result = m_outcome->second;
-    s.exit_code = m_outcome->first;
-    s.targets = m_options.targets.size();
+    s.result = m_outcome->result;
+    s.exit_code = m_outcome->status;
+    s.targets = m_board.size();
+    s.connected = m_board.up_count();
     if (pinging()) {
         report_probe_summaries(false);
         core::ProbeStats all;
-        for (const auto& p : m_probers) {
+        for (const auto& p : m_probers)
             all.merge(p->stats());
-            s.connected += p->stats().received() > 0;
-        }
         s.probes = std::move(all);
     }
     for (std::size_t i = 0; i < m_clients.size(); ++i) {
         const core::TcpClient& c = *m_clients[i];
         s.attempts += c.connector().rounds();
         s.failures += c.connector().failed_rounds();
-        s.connected += c.connected();
-        if (m_options.watch)
+        if (m_options.mode == Mode::watch)
             m_reporter.target_summary(i, c.stats());
     }
     s.elapsed = core::Clock::now() - m_start;
     m_reporter.summary(s);
-    if (m_out.broken())
-        m_outcome = std::pair{k_exit_sigpipe, s.result};
 }
 
 void Session::on_signal(evutil_socket_t signal, short, void* arg) {
     auto* self = static_cast<Session*>(arg);
     if (signal == SIGQUIT) // as fping: interim statistics, then go on
         return self->report_probe_summaries(true);
-    self->finish(Result::interrupted, signal == SIGINT ? k_exit_sigint : k_exit_sigterm);
+    self->stop(signal == SIGINT ? Stop::sigint : Stop::sigterm);
 }
 
 void Session::on_decide(evutil_socket_t, short, void* arg) {
@@ -306,6 +312,32 @@ bool want_color(const Options& o, const Output& out) {
     }
     const char* no_color = std::getenv("NO_COLOR");
     return out.is_terminal() && (no_color == nullptr || *no_color == '\0');
+}
+
+std::vector<std::string> target_texts(const Options& o) {
+    std::vector<std::string> texts;
+    for (const auto& t : o.targets)
+        texts.push_back(t.text);
+    return texts;
+}
+
+std::unique_ptr<Reporter> make_reporter(const Options& o, const Board& board,
+                                        const std::optional<Metrics>& metrics, Output& out,
+                                        Output& err) {
+    if (o.format == Format::json)
+        return std::make_unique<JsonReporter>(out, target_texts(o), std::string(mode_name(o.mode)));
+    if (o.format == Format::prometheus)
+        return std::make_unique<PrometheusReporter>(out, *metrics);
+    bool watch = o.mode == Mode::watch;
+    HumanStyle style{o.verbosity,
+                     want_color(o, out),
+                     watch,
+                     out.is_terminal(),
+                     o.targets.size() > k_fleet_threshold,
+                     out.is_terminal(),
+                     o.timestamps.value_or(watch && !out.is_terminal())};
+    return std::make_unique<HumanReporter>(out, err, o.targets, style, core::Clock::now,
+                                           std::chrono::system_clock::now, &board);
 }
 
 // Replaces this process with COMMAND; returns only when that failed.
@@ -376,40 +408,23 @@ int run(int argc, char** argv) {
     // With a COMMAND, stdout belongs to it: all our output goes to stderr.
     Output out(options.command.empty() ? stdout : stderr);
     Output err(stderr);
-    std::vector<std::string> texts;
-    for (const auto& t : options.targets)
-        texts.push_back(t.text);
+    Board board(options.targets.size());
     std::optional<Metrics> metrics;
     if (options.format == Format::prometheus || options.metrics_listen)
-        metrics.emplace(texts);
-    std::unique_ptr<Reporter> reporter;
-    if (options.format == Format::json) {
-        reporter = std::make_unique<JsonReporter>(out, std::move(texts),
-                                                  options.count ? "ping"
-                                                  : options.watch ? "watch"
-                                                                  : "wait");
-    } else if (options.format == Format::prometheus) {
-        reporter = std::make_unique<PrometheusReporter>(out, *metrics);
-    } else {
-        reporter = std::make_unique<HumanReporter>(
-            out, err, options.targets,
-            HumanStyle{options.verbosity, want_color(options, out), options.watch,
-                       out.is_terminal(), options.targets.size() > k_fleet_threshold,
-                       out.is_terminal(),
-                       options.timestamps.value_or(options.watch && !out.is_terminal())});
-    }
+        metrics.emplace(target_texts(options), &board);
+    std::unique_ptr<Reporter> reporter = make_reporter(options, board, metrics, out, err);
 
-    std::pair<int, Result> outcome;
+    Outcome outcome;
     try {
-        Session session(options, *reporter, out, metrics ? &*metrics : nullptr);
+        Session session(options, board, *reporter, out, metrics ? &*metrics : nullptr);
         outcome = session.run();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "tcpretry: %s\n", e.what());
         return k_exit_internal;
     }
-    if (outcome.second == Result::ok && !options.command.empty())
+    if (outcome.run_command)
         return exec_command(options.command);
-    return outcome.first;
+    return outcome.status;
 }
 
 } // namespace tcpretry::app

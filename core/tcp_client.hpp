@@ -15,6 +15,7 @@
 #include "core/connection.hpp"
 #include "core/connector.hpp"
 #include "core/defaults.hpp"
+#include "core/watch_stats.hpp"
 
 #include <functional>
 #include <memory>
@@ -29,20 +30,6 @@ struct ClientOptions {
     Duration keepalive = k_keepalive;       // dead-peer deadline; zero: off
     std::optional<Duration> recheck;        // watch mode: a fresh connect this often
     Duration recycle_min_gap = k_recycle_min_gap;
-};
-
-// What a watched target's life looked like, for the per-target summary. "Up" is availability:
-// a recycled connection does not interrupt it, an outage does.
-struct WatchStats {
-    uint64_t connections = 0;
-    uint64_t disconnects = 0; // held connections that ended (recycled or not)
-    uint64_t recycled = 0;    // of those, re-established at once: no outage
-    uint64_t outages = 0;
-    bool connected = false; // available at the moment of asking
-    Duration up{};          // total time available
-    Duration elapsed{};     // since start()
-    Duration longest_up{};
-    Duration longest_down{}; // includes the wait before the first connection
 };
 
 class TcpClient final : private EventSink {

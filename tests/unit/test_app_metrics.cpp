@@ -109,7 +109,7 @@ TEST_CASE("k_connect_buckets: increasing, loopback to WAN") {
     for (std::size_t i = 1; i < k_connect_buckets.size(); ++i)
         CHECK(k_connect_buckets[i - 1] < k_connect_buckets[i]);
     CHECK(k_connect_buckets.front() <= 0.0001); // loopback: ~0.1 ms
-    CHECK(k_connect_buckets.back() >= 1.0);      // WAN: seconds
+    CHECK(k_connect_buckets.back() >= 1.0);     // WAN: seconds
 }
 
 TEST_CASE("Metrics::encode: HELP and TYPE once per family, before its samples") {
@@ -163,8 +163,7 @@ TEST_CASE("Metrics::encode: wait mode attempts, failures by error and a connect"
     CHECK(has_line(text, "tcpretry_attempts_total{target=\"cache:6379\"} 2"));
     CHECK(has_line(text, "tcpretry_failures_total{target=\"db:5432\",error=\"refused\"} 2"));
     CHECK(has_line(text, "tcpretry_failures_total{target=\"cache:6379\",error=\"timeout\"} 1"));
-    CHECK(has_line(text,
-                   "tcpretry_failures_total{target=\"cache:6379\",error=\"unreachable\"} 1"));
+    CHECK(has_line(text, "tcpretry_failures_total{target=\"cache:6379\",error=\"unreachable\"} 1"));
     CHECK(count_lines_starting(text, "tcpretry_failures_total{") == 3);
     // 0.3 ms lands in le=0.0005 and every bucket above it.
     for (std::size_t i = 0; i < k_le.size(); ++i) {
@@ -260,8 +259,8 @@ TEST_CASE("Metrics::encode: label values are escaped in every sample") {
     CAPTURE(text);
     CHECK(text.find(raw) == std::string::npos);
     CHECK(has_line(text, "tcpretry_up{target=\"" + escaped + "\"} 1"));
-    CHECK(has_line(text, "tcpretry_failures_total{target=\"" + escaped +
-                             "\",error=\"refused\"} 1"));
+    CHECK(
+        has_line(text, "tcpretry_failures_total{target=\"" + escaped + "\",error=\"refused\"} 1"));
     CHECK(has_line(text, bucket(escaped, "+Inf", 1)));
     // Every line is a comment or a sample: no raw newline split a label value.
     for (const auto& line : lines_of(text)) {
@@ -281,6 +280,62 @@ TEST_CASE("Metrics: events about the run or an unknown target are ignored") {
     m.on_event(make_event(core::EventType::retry, 0));
     m.on_event(make_event(core::EventType::gave_up, 0));
     CHECK(m.encode() == before);
+}
+
+TEST_CASE("Metrics::encode: rounds_total counts rounds, attempts_total address attempts") {
+    Metrics m({"db:5432", "p:1"});
+    // Round 1 tries two addresses and fails; round 2 fails to resolve (no attempt); round 3
+    // connects on its first address.
+    for (std::size_t i = 0; i < 2; ++i) {
+        auto a = attempt(0);
+        a.attempt = 1;
+        m.on_event(a);
+        auto f = failed(0, core::ErrorClass::refused);
+        f.attempt = 1;
+        m.on_event(f);
+    }
+    auto retry = make_event(core::EventType::retry, 0);
+    retry.attempt = 2; // the round to come: not begun yet
+    m.on_event(retry);
+    CHECK(has_line(m.encode(), "tcpretry_rounds_total{target=\"db:5432\"} 1"));
+    auto resolve = failed(0, core::ErrorClass::resolve);
+    resolve.attempt = 2;
+    m.on_event(resolve);
+    auto a3 = attempt(0);
+    a3.attempt = 3;
+    m.on_event(a3);
+    auto c = connected(0, 1ms);
+    c.attempt = 3;
+    m.on_event(c);
+    // Ping: each probe is a round of one connect.
+    m.on_event(probe_ok(1, 1, 1ms));
+    m.on_event(probe_failed(1, 2, core::ErrorClass::timeout));
+    std::string text = m.encode();
+    CAPTURE(text);
+    CHECK(has_line(text, "tcpretry_rounds_total{target=\"db:5432\"} 3"));
+    CHECK(has_line(text, "tcpretry_attempts_total{target=\"db:5432\"} 3"));
+    CHECK(has_line(text, "tcpretry_rounds_total{target=\"p:1\"} 2"));
+    CHECK(has_line(text, "tcpretry_attempts_total{target=\"p:1\"} 2"));
+    CHECK(has_line(text, "# TYPE tcpretry_rounds_total counter"));
+    // The HELP lines say which is which.
+    CHECK(text.find("# HELP tcpretry_attempts_total Connect attempts started, one per address") !=
+          std::string::npos);
+    CHECK(text.find("# HELP tcpretry_rounds_total Rounds begun") != std::string::npos);
+    // attempts_total comes first, rounds_total right after it.
+    CHECK(text.find("# HELP tcpretry_attempts_total") < text.find("# HELP tcpretry_rounds_total"));
+}
+
+TEST_CASE("Metrics: up and probe_success read the run's board") {
+    Board board(1);
+    Metrics m({"w:1"}, &board);
+    auto c = connected(0, 1ms);
+    m.on_event(c); // the run feeds the board, not Metrics
+    CHECK(has_line(m.encode(), "tcpretry_up{target=\"w:1\"} 0"));
+    board.on_event(c);
+    std::string text = m.encode();
+    CHECK(has_line(text, "tcpretry_up{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_probe_success{target=\"w:1\"} 1"));
+    CHECK(has_line(text, "tcpretry_connections_total{target=\"w:1\"} 1"));
 }
 
 // -- --targets-file --------------------------------------------------------------------------
