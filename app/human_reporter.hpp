@@ -63,7 +63,9 @@ class HumanReporter : public Reporter {
         std::string line;
         std::string then; // "retrying in " or "reconnecting in "
     };
-    struct LineState { // a target's lines: what is held back, folded or summarised
+    // A target's lines: what is held back, folded or summarised (where it stands is the
+    // board's).
+    struct LineState {
         std::vector<Held> held;
         std::vector<std::string> folded; // "::1: connection refused", this round
         // Watch: a recycled connection waiting for its reconnect, and repeats not printed.
