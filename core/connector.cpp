@@ -68,6 +68,7 @@ struct Connector::Round {
 
     // State checking: the winner and its check.
     SockAddr winner;
+    SockAddr winner_local; // our end of it
     TimePoint winner_started{};
     Duration connect_duration{};
     TimePoint check_start{};
@@ -364,20 +365,24 @@ void Connector::on_writable(Attempt* attempt) {
         return attempt_failed(attempt, classify_errno(err), ErrorCode::sys(err), errno_message(err),
                               connect_step(err) == ConnectStep::fatal);
     auto local = local_address(fd);
-    auto peer = peer_address(fd);
-    if (!local || !peer) {
+    if (!local) {
         int e = errno;
         return attempt_failed(attempt, classify_errno(e), ErrorCode::sys(e), errno_message(e),
                               false);
     }
-    if (*local == *peer) {
-        // Closing with an RST leaves no TIME_WAIT on the port the next attempt needs.
-        linger lg{1, 0};
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        return attempt_failed(attempt, ErrorClass::self_connect, {},
-                              "connected to itself (local address equals the target)", false);
+    // Connected to ourselves: only possible on the target's own port, so only then is the
+    // peer asked for (0.0.0.0 connects to 127.0.0.1: the peer, not the target, is compared).
+    if (local->port() == attempt->address.port()) {
+        auto peer = peer_address(fd);
+        if (peer && *local == *peer) {
+            // Closing with an RST leaves no TIME_WAIT on the port the next attempt needs.
+            linger lg{1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            return attempt_failed(attempt, ErrorClass::self_connect, {},
+                                  "connected to itself (local address equals the target)", false);
+        }
     }
-    succeed(attempt);
+    succeed(attempt, *local);
 }
 
 namespace {
@@ -402,12 +407,13 @@ void Connector::attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode cod
     start_addresses();
 }
 
-void Connector::succeed(Attempt* attempt) {
+void Connector::succeed(Attempt* attempt, const SockAddr& local) {
     Round& r = *m_current;
     std::unique_ptr<Attempt> winner = take(r.attempts, attempt);
     winner->watch.reset();
     r.connect_duration = Clock::now() - winner->started;
     r.end_connecting(); // the other addresses and queries end silently; the slot is free
+    r.winner_local = local;
     if (!m_options->check)
         return hand_on(winner->address, std::move(winner->fd), 0);
     r.winner = winner->address;
@@ -435,8 +441,7 @@ void Connector::hand_on(const SockAddr& address, UniqueFd fd, uint64_t bytes_rea
     const Round& r = *m_current;
     Event e = make_event(EventType::connected);
     e.address = to_endpoint(address);
-    if (auto local = local_address(fd.get()))
-        e.local = to_endpoint(*local);
+    e.local = to_endpoint(r.winner_local);
     e.duration = r.connect_duration;
     if (m_options->check)
         e.check = now - r.check_start;

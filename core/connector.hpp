@@ -118,7 +118,7 @@ class Connector {
                         bool fatal);
     void report_failure(const SockAddr& addr, TimePoint started, ErrorClass error, ErrorCode code,
                         std::string message, bool fatal, std::string received = {});
-    void succeed(Attempt* attempt);
+    void succeed(Attempt* attempt, const SockAddr& local);
     void on_check_done(CheckOutcome outcome);
     void hand_on(const SockAddr& address, UniqueFd fd, uint64_t bytes_read);
     void check_round_over();
