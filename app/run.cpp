@@ -242,11 +242,11 @@ void Session::close() {
         p->stop();
     m_closing = m_clients.size();
     if (m_closing == 0)
-        m_loop.exit();
+        m_loop.break_loop();
     for (auto& c : m_clients) {
         c->stop([this] {
             if (--m_closing == 0)
-                m_loop.exit();
+                m_loop.break_loop();
         });
     }
 }

@@ -5,7 +5,6 @@
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdexcept>
 #include <sys/socket.h>
 
 namespace tcpretry::core {
@@ -21,10 +20,25 @@ KeepaliveSettings keepalive_settings(Duration dead_after) {
     return k;
 }
 
-Connection::Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed,
-                       uint64_t bytes_read)
+DisconnectReason error_reason(int err) {
+    switch (err) {
+    case ECONNRESET:
+    case EPIPE:
+    case ECONNABORTED:
+        return DisconnectReason::reset;
+    case ETIMEDOUT:
+        return DisconnectReason::timeout;
+    default:
+        return DisconnectReason::error;
+    }
+}
+
+Connection::Connection(Private, Loop& loop, Closed on_closed, uint64_t bytes_read) noexcept
     : m_on_closed(std::move(on_closed)), m_linger(loop, [this] { finish_close(); }),
-      m_bytes(bytes_read) {
+      m_bytes(bytes_read) {}
+
+std::unique_ptr<Connection> Connection::open(Loop& loop, UniqueFd fd, Duration keepalive,
+                                             Closed on_closed, uint64_t bytes_read) noexcept {
     int s = fd.get();
     if (keepalive > Duration::zero()) {
         KeepaliveSettings k = keepalive_settings(keepalive);
@@ -35,12 +49,23 @@ Connection::Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_cl
         setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &k.count, sizeof k.count);
         setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &k.user_timeout_ms, sizeof k.user_timeout_ms);
     }
-    m_bev.reset(bufferevent_socket_new(loop.base(), s, BEV_OPT_CLOSE_ON_FREE));
-    if (!m_bev)
-        throw std::runtime_error("cannot create a bufferevent");
+    auto c = std::make_unique<Connection>(Private{}, loop, std::move(on_closed), bytes_read);
+    errno = 0;
+    c->m_bev.reset(bufferevent_socket_new(loop.base(), s, BEV_OPT_CLOSE_ON_FREE));
+    if (!c->m_bev) {
+        errno = errno ? errno : ENOMEM;
+        return nullptr; // `fd` closes the socket
+    }
     fd.release(); // the bufferevent owns it now
-    bufferevent_setcb(m_bev.get(), &Connection::on_read, nullptr, &Connection::on_event, this);
-    bufferevent_enable(m_bev.get(), EV_READ);
+    bufferevent_setcb(c->m_bev.get(), &Connection::on_read, nullptr, &Connection::on_event,
+                      c.get());
+    if (bufferevent_enable(c->m_bev.get(), EV_READ) != 0) {
+        int err = errno ? errno : ENOMEM;
+        c.reset(); // closes the socket with the bufferevent
+        errno = err;
+        return nullptr;
+    }
+    return c;
 }
 
 Connection::~Connection() = default;
@@ -52,37 +77,32 @@ void Connection::drain() {
     evbuffer_drain(in, n); // counted and discarded, never buffered without bound
 }
 
-void Connection::on_read(bufferevent*, void* arg) {
+void Connection::on_read(bufferevent*, void* arg) noexcept {
     static_cast<Connection*>(arg)->drain();
 }
 
-void Connection::on_event(bufferevent*, short what, void* arg) {
-    auto* self = static_cast<Connection*>(arg);
+void Connection::on_event(bufferevent*, short what, void* arg) noexcept {
+    static_cast<Connection*>(arg)->on_bev_event(what);
+}
+
+void Connection::on_bev_event(short what) {
     int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
-    self->drain();
-    if (self->m_on_done)
-        return self->finish_close(); // the peer's EOF (or an error) after our half-close
+    drain();
+    if (m_on_done)
+        return finish_close(); // the peer's EOF (or an error) after our half-close
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
-    DisconnectReason reason = DisconnectReason::closed;
-    if (what & BEV_EVENT_ERROR) {
-        if (err == ECONNRESET || err == EPIPE || err == ECONNABORTED)
-            reason = DisconnectReason::reset;
-        else if (err == ETIMEDOUT)
-            reason = DisconnectReason::timeout;
-        else
-            reason = DisconnectReason::error;
-    }
-    bufferevent_disable(self->m_bev.get(), EV_READ | EV_WRITE);
+    DisconnectReason reason =
+        (what & BEV_EVENT_ERROR) ? error_reason(err) : DisconnectReason::closed;
+    bufferevent_disable(m_bev.get(), EV_READ | EV_WRITE);
     // The callback may destroy this Connection: nothing after it.
-    self->m_on_closed(reason, err);
+    m_on_closed(reason, err);
 }
 
 void Connection::close(std::function<void()> done) {
     m_on_done = std::move(done);
-    if (::shutdown(bufferevent_getfd(m_bev.get()), SHUT_WR) != 0)
+    if (::shutdown(bufferevent_getfd(m_bev.get()), SHUT_WR) != 0 || !m_linger.start(k_close_linger))
         return finish_close();
-    m_linger.start(k_close_linger);
 }
 
 void Connection::finish_close() {

@@ -26,21 +26,34 @@ struct KeepaliveSettings {
 };
 KeepaliveSettings keepalive_settings(Duration dead_after);
 
+// What an error on an established connection means: the peer reset it (ECONNRESET, EPIPE,
+// ECONNABORTED), keepalive or TCP_USER_TIMEOUT found it dead (ETIMEDOUT), or another error.
+DisconnectReason error_reason(int err);
+
 class Connection {
+    struct Private { // only open() constructs
+        explicit Private() = default;
+    };
+
   public:
     // Called once when the peer or the network ended the connection (not after close()).
     using Closed = std::function<void(DisconnectReason reason, int err)>;
 
     // Takes the fd. keepalive zero: no keepalive, no user timeout. bytes_read: what was
-    // already read from it (the --expect check), counted as received.
-    Connection(Loop& loop, UniqueFd fd, Duration keepalive, Closed on_closed,
-               uint64_t bytes_read = 0);
+    // already read from it (the --expect check), counted as received. Never throws (safe in
+    // a callback): nullptr when libevent cannot watch the fd, with errno saying why; the fd
+    // is closed then.
+    static std::unique_ptr<Connection> open(Loop& loop, UniqueFd fd, Duration keepalive,
+                                            Closed on_closed, uint64_t bytes_read = 0) noexcept;
+
+    Connection(Private, Loop& loop, Closed on_closed, uint64_t bytes_read) noexcept;
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
     // Half-closes our side, waits up to k_close_linger for the peer's EOF, then closes;
-    // `done` runs then. No Closed callback follows.
+    // `done` runs then (at once, inside this call, when the half-close or the linger timer
+    // cannot be set up). No Closed callback follows.
     void close(std::function<void()> done);
 
     uint64_t bytes_received() const { return m_bytes; }
@@ -49,9 +62,10 @@ class Connection {
     struct BevFree {
         void operator()(bufferevent* b) const { bufferevent_free(b); }
     };
-    static void on_read(bufferevent* bev, void* arg);
-    static void on_event(bufferevent* bev, short what, void* arg);
+    static void on_read(bufferevent* bev, void* arg) noexcept;
+    static void on_event(bufferevent* bev, short what, void* arg) noexcept;
     void drain();
+    void on_bev_event(short what);
     void finish_close();
 
     std::unique_ptr<bufferevent, BevFree> m_bev;

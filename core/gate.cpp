@@ -1,13 +1,11 @@
 #include "core/gate.hpp"
 
 #include <algorithm>
-#include <chrono>
 
 namespace tcpretry::core {
 
 Gate::Gate(Loop& loop, std::size_t limit)
-    : m_limit(limit == 0 ? static_cast<std::size_t>(-1) : limit), m_cap(m_limit),
-      m_admit_timer(loop, [this] { admit_waiting(); }) {}
+    : m_loop(loop), m_limit(limit == 0 ? static_cast<std::size_t>(-1) : limit), m_cap(m_limit) {}
 
 bool Gate::enter(Ticket who, Admit admit) {
     if (m_waiting.empty() && m_in_flight < m_cap) {
@@ -44,8 +42,8 @@ bool Gate::out_of_descriptors(Ticket who, Admit admit) {
 }
 
 void Gate::schedule() {
-    if (!m_admit_timer.pending())
-        m_admit_timer.start(Duration::zero());
+    if (!m_admit.pending())
+        m_admit = m_loop.defer([this] { admit_waiting(); });
 }
 
 void Gate::admit_waiting() {

@@ -43,12 +43,13 @@ class Gate {
     void schedule();
     void admit_waiting();
 
+    Loop& m_loop;
     std::size_t m_limit;
     std::size_t m_cap; // the limit, lowered while descriptors are short
     std::size_t m_in_flight = 0;
     std::deque<Waiter> m_waiting;
     bool m_warned = false;
-    Timer m_admit_timer; // admits from the loop, not from inside the caller of leave()
+    Deferred m_admit; // admits from the loop, not from inside the caller of leave()
 };
 
 } // namespace tcpretry::core

@@ -3,6 +3,8 @@
 
 #include "core/clock.hpp"
 
+#include <cstdint>
+#include <deque>
 #include <event2/event.h>
 #include <functional>
 #include <memory>
@@ -45,16 +47,71 @@ class UniqueFd {
     int m_fd = -1;
 };
 
+class Loop;
+
+// A function deferred to the loop (Loop::defer). Destroying or reassigning the handle cancels
+// the function if it has not run yet, so an owner that holds it may be destroyed first. A
+// handle must not outlive its Loop.
+class Deferred {
+  public:
+    Deferred() = default;
+    Deferred(Deferred&& o) noexcept;
+    Deferred& operator=(Deferred&& o) noexcept;
+    Deferred(const Deferred&) = delete;
+    Deferred& operator=(const Deferred&) = delete;
+    ~Deferred() { cancel(); }
+
+    void cancel() noexcept;
+    // Queued and not yet run (false inside the function itself: it left the queue).
+    bool pending() const noexcept;
+
+  private:
+    friend class Loop;
+    Deferred(Loop* loop, uint64_t id) : m_loop(loop), m_id(id) {}
+    Loop* m_loop = nullptr;
+    uint64_t m_id = 0;
+};
+
 // The event loop: one per process, precise timers.
+//
+// Exceptions: nothing may throw out of a libevent callback (it would unwind through
+// libevent's C frames). Callbacks are noexcept trampolines; what they call reports failure
+// as a value. Running out of memory inside one ends the process (std::terminate).
 class Loop {
   public:
     Loop(); // throws std::runtime_error when libevent cannot make a base
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
     event_base* base() const { return m_base.get(); }
+    // Dispatches events until none is left or break_loop() is called.
     void run();
-    void exit();
+    // Makes run() return once the callback that is running now returns. Nothing is
+    // cancelled: pending events stay pending.
+    void break_loop();
+
+    // Runs `fn` from the loop soon: after the running callback returns, in the order
+    // deferred, never from inside the caller. Functions deferred by a deferred function run
+    // on the next turn of the loop, after I/O is polled. Cheap: no libevent call beyond
+    // activating one shared event. The handle cancels it (see Deferred).
+    [[nodiscard]] Deferred defer(std::function<void()> fn);
 
   private:
+    friend class Deferred;
+    struct Job {
+        uint64_t id;
+        std::function<void()> fn; // empty once cancelled
+    };
+    static void on_deferred(evutil_socket_t, short, void* arg) noexcept;
+    void run_deferred() noexcept;
+    Job* find_job(uint64_t id) noexcept;
+
     EventBasePtr m_base;
+    EventPtr m_deferred_event;
+    std::deque<Job> m_jobs; // ids ascending
+    uint64_t m_next_id = 1;
+    bool m_running_jobs = false;
 };
 
 // A one-shot timer that calls a function; re-arming replaces the pending expiry. The libevent

@@ -1,6 +1,8 @@
 #include "core/prober.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <string>
 
 namespace tcpretry::core {
 
@@ -18,7 +20,7 @@ Prober::Prober(Loop& loop, Resolver& resolver, Target target, std::size_t index,
                ConnectorOptions connector, ProbeOptions options, EventSink& sink)
     : m_loop(loop), m_resolver(resolver), m_target(std::move(target)), m_index(index),
       m_connector(std::move(connector)), m_options(options), m_sink(sink),
-      m_next(loop, [this] { send_next(); }), m_reap(loop, [this] { reap(); }) {
+      m_next(loop, [this] { send_next(); }) {
     m_connector.max_rounds = 1;
 }
 
@@ -58,7 +60,12 @@ void Prober::send_next() {
     // On a fixed schedule from the first probe, so slow probes do not make the rate drift.
     if (m_options.count == 0 || m_seq < m_options.count) {
         TimePoint due = m_first + m_options.interval * m_seq;
-        m_next.start(std::max(Duration::zero(), due - Clock::now()));
+        if (!m_next.start(std::max(Duration::zero(), due - Clock::now()))) {
+            // Out of memory: this probe is the last, so the run still ends.
+            m_options.count = m_seq;
+            warn("cannot schedule the next probe (out of memory): probe " + std::to_string(m_seq) +
+                 " is the last");
+        }
     }
     c->start();
 }
@@ -105,13 +112,23 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
     if (it != m_in_flight.end()) {
         m_finished.splice(m_finished.end(), m_in_flight, it);
         if (!m_reap.pending())
-            m_reap.start(Duration::zero());
+            m_reap = m_loop.defer([this] { reap(); });
     }
     m_sink.on_event(out);
 }
 
 void Prober::reap() {
     m_finished.clear();
+}
+
+void Prober::warn(std::string message) {
+    Event w;
+    w.type = EventType::warning;
+    w.target = m_index;
+    w.error = ErrorClass::local;
+    w.code = ErrorCode::sys(ENOMEM);
+    w.message = std::move(message);
+    m_sink.on_event(w);
 }
 
 } // namespace tcpretry::core

@@ -35,6 +35,7 @@ class Prober {
     void send_next();
     void on_probe_event(Probe& p, const Event& e);
     void reap();
+    void warn(std::string message);
 
     Loop& m_loop;
     Resolver& m_resolver;
@@ -50,7 +51,7 @@ class Prober {
     std::list<std::unique_ptr<Probe>> m_in_flight;
     std::list<std::unique_ptr<Probe>> m_finished; // freed from the loop, not their callbacks
     Timer m_next;
-    Timer m_reap;
+    Deferred m_reap;
 };
 
 } // namespace tcpretry::core

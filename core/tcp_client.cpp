@@ -1,6 +1,7 @@
 #include "core/tcp_client.hpp"
 
 #include <algorithm>
+#include <cerrno>
 
 namespace tcpretry::core {
 
@@ -20,8 +21,7 @@ TcpClient::TcpClient(Loop& loop, Resolver& resolver, Target target, std::size_t 
       m_options(options), m_sink(sink),
       m_connector(loop, resolver, std::move(target), index, std::move(connector), *this),
       m_recheck_sink(std::make_unique<RecheckSink>(*this)),
-      m_recheck_timer(loop, [this] { start_recheck(); }),
-      m_reap(loop, [this] { m_recheck_done.clear(); }) {
+      m_recheck_timer(loop, [this] { start_recheck(); }) {
     m_connector.set_connected_handler(
         [this](UniqueFd fd, uint64_t bytes_read) { on_connected(std::move(fd), bytes_read); });
 }
@@ -35,6 +35,7 @@ void TcpClient::start() {
 
 void TcpClient::stop(std::function<void()> done) {
     m_connector.stop();
+    m_open_failed.cancel();
     m_recheck_timer.cancel();
     stop_recheck();
     // A drop whose reconnect was still undecided is not reported: the run is over.
@@ -136,14 +137,35 @@ void TcpClient::settle_drop(bool outage) {
 void TcpClient::on_connected(UniqueFd fd, uint64_t bytes_read) {
     if (!m_options.hold)
         return; // wait mode: the fd closes here, gracefully
-    m_connection = std::make_unique<Connection>(
+    m_connection = Connection::open(
         m_loop, std::move(fd), m_options.keepalive,
         [this](DisconnectReason reason, int err) { on_dropped(reason, err); }, bytes_read);
+    if (!m_connection) {
+        // Connected but cannot be watched: an error drop (an outage), reported from the loop
+        // as if the connection had failed at once, not from inside the Connector's call.
+        int err = errno;
+        m_open_failed = m_loop.defer(
+            [this, err, bytes_read] { drop(DisconnectReason::error, err, bytes_read); });
+        return;
+    }
     if (m_options.recheck)
-        m_recheck_timer.start(*m_options.recheck);
+        arm_recheck();
 }
 
-Event TcpClient::drop_event(DisconnectReason reason, int err, Duration uptime) const {
+void TcpClient::arm_recheck() {
+    if (m_recheck_timer.start(*m_options.recheck))
+        return;
+    Event w;
+    w.type = EventType::warning;
+    w.target = m_index;
+    w.error = ErrorClass::local;
+    w.code = ErrorCode::sys(ENOMEM);
+    w.message = "cannot schedule --recheck (out of memory): the held connection is not rechecked";
+    m_sink.on_event(w);
+}
+
+Event TcpClient::drop_event(DisconnectReason reason, int err, Duration uptime,
+                            uint64_t bytes) const {
     Event e;
     e.type = EventType::disconnected;
     e.target = m_index;
@@ -153,14 +175,18 @@ Event TcpClient::drop_event(DisconnectReason reason, int err, Duration uptime) c
     if (err != 0)
         e.code = ErrorCode::sys(err);
     e.uptime = uptime;
-    e.bytes_received = m_connection ? m_connection->bytes_received() : 0;
+    e.bytes_received = bytes;
     e.connection = static_cast<unsigned>(m_connections);
     return e;
 }
 
 void TcpClient::on_dropped(DisconnectReason reason, int err) {
+    drop(reason, err, m_connection->bytes_received());
+}
+
+void TcpClient::drop(DisconnectReason reason, int err, uint64_t bytes) {
     TimePoint now = Clock::now();
-    Event e = drop_event(reason, err, now - m_connected_at);
+    Event e = drop_event(reason, err, now - m_connected_at, bytes);
     m_connection.reset();
     m_recheck_timer.cancel();
     stop_recheck();
@@ -191,8 +217,8 @@ void TcpClient::start_recheck() {
     co.max_rounds = 1;
     co.seed += 0x9e3779b97f4a7c15ULL * ++m_recheck_seq;
     m_recheck_failure.reset();
-    m_recheck = std::make_unique<Connector>(m_loop, m_resolver, m_connector.target(), m_index,
-                                            co, *m_recheck_sink);
+    m_recheck = std::make_unique<Connector>(m_loop, m_resolver, m_connector.target(), m_index, co,
+                                            *m_recheck_sink);
     m_recheck->start();
 }
 
@@ -203,7 +229,7 @@ void TcpClient::stop_recheck() {
     // It may be the caller, further up the stack: freed from the loop.
     m_recheck_done.push_back(std::move(m_recheck));
     if (!m_reap.pending())
-        m_reap.start(Duration::zero());
+        m_reap = m_loop.defer([this] { m_recheck_done.clear(); });
 }
 
 void TcpClient::on_recheck_event(const Event& e) {
@@ -216,14 +242,15 @@ void TcpClient::on_recheck_event(const Event& e) {
     stop_recheck();
     if (e.type == EventType::connected) {
         if (m_connection)
-            m_recheck_timer.start(*m_options.recheck);
+            arm_recheck();
         return;
     }
     if (!m_connection)
         return;
     // New connections fail while the old session lives: the service is not available.
     TimePoint now = Clock::now();
-    Event drop = drop_event(DisconnectReason::recheck, 0, now - m_connected_at);
+    Event drop = drop_event(DisconnectReason::recheck, 0, now - m_connected_at,
+                            m_connection->bytes_received());
     const Event& why = m_recheck_failure ? *m_recheck_failure : e;
     drop.error = why.error;
     drop.code = why.code;

@@ -42,7 +42,8 @@ class TcpClient final : private EventSink {
 
     void start();
     // Cancels connecting and retrying; a held connection is half-closed and given up to
-    // 200 ms for the peer's EOF. `done` runs once everything is closed (maybe at once).
+    // k_close_linger for the peer's EOF. `done` runs once everything is closed (maybe at
+    // once, inside this call). Emits nothing more.
     void stop(std::function<void()> done);
 
     const Connector& connector() const { return m_connector; }
@@ -55,12 +56,14 @@ class TcpClient final : private EventSink {
     void on_event(const Event& e) override;
     void on_connected(UniqueFd fd, uint64_t bytes_read);
     void on_dropped(DisconnectReason reason, int err);
-    Event drop_event(DisconnectReason reason, int err, Duration uptime) const;
+    Event drop_event(DisconnectReason reason, int err, Duration uptime, uint64_t bytes) const;
+    void drop(DisconnectReason reason, int err, uint64_t bytes);
     void settle_drop(bool outage);
     void begin_outage(TimePoint at);
     void end_outage(TimePoint at);
     void start_recheck();
     void on_recheck_event(const Event& e);
+    void arm_recheck();
     void stop_recheck();
 
     Loop& m_loop;
@@ -71,6 +74,7 @@ class TcpClient final : private EventSink {
     EventSink& m_sink;
     Connector m_connector;
     std::unique_ptr<Connection> m_connection;
+    Deferred m_open_failed; // the drop of a connection we could not watch, from the loop
     std::optional<Endpoint> m_peer;
 
     // A drop waiting for its immediate reconnect, and what the Connector said meanwhile.
@@ -97,7 +101,7 @@ class TcpClient final : private EventSink {
     std::optional<Event> m_recheck_failure;
     unsigned m_recheck_seq = 0;
     Timer m_recheck_timer;
-    Timer m_reap;
+    Deferred m_reap;
 };
 
 } // namespace tcpretry::core

@@ -1,6 +1,4 @@
-// --expect's Matcher (POSIX EREs over a bounded reply) and the keepalive settings that
-// --keepalive turns into.
-#include "core/connection.hpp"
+// --expect's Matcher (POSIX EREs over a bounded reply).
 #include "core/expect.hpp"
 
 #include <chrono>
@@ -153,31 +151,4 @@ TEST_CASE("Matcher: copies share the compiled pattern") {
 TEST_CASE("k_expect_limit and k_received_shown") {
     CHECK(k_expect_limit == 4096);
     CHECK(k_received_shown == 200);
-}
-
-TEST_CASE("keepalive_settings: DUR/3 whole seconds (at least 1), 2 probes, user timeout DUR") {
-    struct Row {
-        Duration dead_after;
-        int idle_s;
-        int interval_s;
-        int count;
-        unsigned user_timeout_ms;
-    };
-    const std::vector<Row> rows{
-        {10s, 3, 3, 2, 10000},   {2s, 1, 1, 2, 2000},          {7s, 2, 2, 2, 7000},
-        {3s, 1, 1, 2, 3000},     {6s, 2, 2, 2, 6000},          {2500ms, 1, 1, 2, 2500},
-        {60s, 20, 20, 2, 60000}, {1h, 1200, 1200, 2, 3600000},
-    };
-    for (const auto& row : rows) {
-        CAPTURE(row.dead_after.count());
-        KeepaliveSettings k = keepalive_settings(row.dead_after);
-        CHECK(k.idle_s == row.idle_s);
-        CHECK(k.interval_s == row.interval_s);
-        CHECK(k.count == row.count);
-        CHECK(k.user_timeout_ms == row.user_timeout_ms);
-    }
-}
-
-TEST_CASE("k_close_linger is 200 ms") {
-    CHECK(k_close_linger == 200ms);
 }
