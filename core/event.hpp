@@ -13,9 +13,9 @@
 namespace tcpretry::core {
 
 enum class EventType {
-    attempt,   // a connect to one address started
-    failed,    // one address's attempt failed, or the round's resolution failed
-    retry,     // the round failed; the next one is scheduled
+    attempt,      // a connect to one address started
+    failed,       // one address's attempt failed, or the round's resolution failed
+    retry,        // the round failed; the next one is scheduled
     connected,    // an address connected (and passed the check); the target is up
     disconnected, // watch mode: an established connection ended (reported once the
                   // immediate reconnect decided whether it was an outage)
@@ -37,22 +37,24 @@ std::string_view disconnect_reason_name(DisconnectReason r);
 
 struct Event {
     EventType type = EventType::attempt;
-    std::size_t target = 0;  // index of the target in the order given
-    unsigned attempt = 0;    // round number, from 1 (retry: the next round; gave_up: rounds)
+    std::size_t target = 0; // index of the target in the order given
+    // The round's number, from 1 (retry: the next round; gave_up: rounds). Named `attempt`
+    // for the JSON key it becomes; it is not one address's attempt (EventType::attempt).
+    unsigned attempt = 0;
     std::optional<Endpoint> address; // peer (absent for resolution failures and retry)
     std::optional<Endpoint> local;   // connected: our end
 
     // failed and gave_up
     ErrorClass error = ErrorClass::fatal;
-    ErrorCode code;       // the errno or resolver code, when there was one
-    std::string message;  // human words
+    ErrorCode code;      // the errno or resolver code, when there was one
+    std::string message; // human words
 
     std::string received; // failed with expect_*: the first bytes the server sent (raw)
 
-    Duration duration{}; // failed: this address's attempt; connected: its connect time
-    Duration waited{};   // connected: since the target's first round began
+    Duration duration{};           // failed: this address's attempt; connected: its connect time
+    Duration waited{};             // connected: since the target's first round began
     std::optional<Duration> check; // connected: the --send/--expect check's time
-    Duration delay{};    // retry: until the next round
+    Duration delay{};              // retry: until the next round
 
     unsigned connection = 0; // connected, disconnected: 1-based count for this target
     // probe: its sequence number (from 1) and outcome; duration is the connect time when ok,
