@@ -55,7 +55,6 @@ class Session final : public core::EventSink {
     void report_probe_summaries(bool interim);
     bool pinging() const { return m_options.mode == Mode::ping; }
     static void on_signal(evutil_socket_t signal, short, void* arg);
-    static void on_decide(evutil_socket_t, short, void* arg);
     static void on_output_gone(evutil_socket_t fd, short, void* arg);
 
     const Options& m_options;
@@ -71,7 +70,7 @@ class Session final : public core::EventSink {
     core::EventPtr m_sigquit;                                // ping mode: interim statistics
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
-    core::EventPtr m_decide;       // decide(), from the loop: never inside a client's callback
+    core::Deferred m_decide;       // decide(), from the loop: never inside a client's callback
     core::EventPtr m_output_watch; // a pipe's reader going away, noticed without writing
     core::Timer m_deadline;
     core::Timer m_tick; // the reporter's once-a-second redraw
@@ -148,8 +147,7 @@ void Session::handle_signals() {
     }
     m_sigint.reset(evsignal_new(m_loop.base(), SIGINT, &Session::on_signal, this));
     m_sigterm.reset(evsignal_new(m_loop.base(), SIGTERM, &Session::on_signal, this));
-    m_decide.reset(event_new(m_loop.base(), -1, 0, &Session::on_decide, this));
-    if (!m_sigint || !m_sigterm || !m_decide || event_add(m_sigint.get(), nullptr) != 0 ||
+    if (!m_sigint || !m_sigterm || event_add(m_sigint.get(), nullptr) != 0 ||
         event_add(m_sigterm.get(), nullptr) != 0)
         throw std::runtime_error("cannot set up signal handling");
 }
@@ -188,8 +186,8 @@ void Session::on_event(const core::Event& e) {
     m_reporter.on_event(e);
     bool decisive = m_out.broken() || e.type == core::EventType::connected ||
                     e.type == core::EventType::gave_up || e.type == core::EventType::probe;
-    if (decisive)
-        event_active(m_decide.get(), EV_TIMEOUT, 0);
+    if (decisive && !m_decide.pending())
+        m_decide = m_loop.defer([this] { decide(); });
 }
 
 Facts Session::facts(Stop stop) const {
@@ -285,10 +283,6 @@ void Session::on_signal(evutil_socket_t signal, short, void* arg) {
     if (signal == SIGQUIT) // as fping: interim statistics, then go on
         return self->report_probe_summaries(true);
     self->stop(signal == SIGINT ? Stop::sigint : Stop::sigterm);
-}
-
-void Session::on_decide(evutil_socket_t, short, void* arg) {
-    static_cast<Session*>(arg)->decide();
 }
 
 void Session::on_output_gone(evutil_socket_t fd, short, void* arg) {
