@@ -168,10 +168,11 @@ void HumanReporter::flush_held(LineState& t, const std::string& suffix) {
 }
 
 void HumanReporter::flush_recycles(std::size_t target, LineState& t) {
-    if (t.recycles_suppressed > 0)
-        print(m_targets.at(target).text + " " + plural(t.recycles_suppressed, "more connection") +
-              " recycled (" + t.recycle_key + ")");
-    t.recycles_suppressed = 0;
+    if (!t.recycling || t.recycling->suppressed == 0)
+        return;
+    print(m_targets.at(target).text + " " + plural(t.recycling->suppressed, "more connection") +
+          " recycled (" + t.recycling->key + ")");
+    t.recycling->suppressed = 0;
 }
 
 // Everything held back is printed: before a summary.
@@ -295,22 +296,23 @@ void HumanReporter::on_connected(const core::Event& e, LineState& t) {
     t.last_error.reset();
     t.seen.clear();
     t.suppressed = 0;
-    if (t.recycled) {
-        const core::Event d = std::move(*t.recycled);
-        t.recycled.reset();
+    if (t.recycling && t.recycling->pending) {
+        Recycling& r = *t.recycling;
+        const core::Event d = std::move(*r.pending);
+        r.pending.reset();
         std::string words = disconnect_words(d);
-        if (!verbose && words == t.recycle_key) {
+        if (!verbose && words == r.key) {
             // The same recycling again: counted, summarised every k_repeat_summary_every.
-            ++t.recycles_suppressed;
-            if (m_now() - t.last_recycle_print >= k_repeat_summary_every) {
+            ++r.suppressed;
+            if (m_now() - r.last_print >= k_repeat_summary_every) {
                 flush_recycles(e.target, t);
-                t.last_recycle_print = m_now();
+                r.last_print = m_now();
             }
             return;
         }
         flush_recycles(e.target, t);
-        t.recycle_key = words;
-        t.last_recycle_print = m_now();
+        r.key = words;
+        r.last_print = m_now();
         print(label(e) + " connection " + std::to_string(d.connection) + " recycled: " + words +
               " after " + format_span(d.uptime) + "; " + paint("reconnected", k_green) +
               " (connection " + std::to_string(e.connection) + ") in " +
@@ -328,11 +330,14 @@ void HumanReporter::on_connected(const core::Event& e, LineState& t) {
 
 void HumanReporter::on_disconnected(const core::Event& e, LineState& t) {
     if (!e.outage) {
-        t.recycled = e; // printed with its reconnect, which comes next
+        if (!t.recycling)
+            t.recycling = std::make_unique<Recycling>();
+        t.recycling->pending = e; // printed with its reconnect, which comes next
         return;
     }
     flush_recycles(e.target, t);
-    t.recycle_key.clear();
+    if (t.recycling)
+        t.recycling->key.clear();
     t.held.push_back({label(e) + " " + paint("disconnected", k_red) + ": " + disconnect_words(e) +
                           " after " + format_span(e.uptime) + ", " + paint("outage", k_red),
                       "reconnecting in "});

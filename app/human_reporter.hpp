@@ -8,6 +8,7 @@
 #include "app/report.hpp"
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -65,14 +66,18 @@ class HumanReporter : public Reporter {
     };
     // A target's lines: what is held back, folded or summarised (where it stands is the
     // board's).
+    // A recycled connection waiting for its reconnect, and the repeats not printed.
+    struct Recycling {
+        std::optional<core::Event> pending;
+        std::string key; // what the last printed one was (disconnect words)
+        unsigned suppressed = 0;
+        core::TimePoint last_print{};
+    };
     struct LineState {
         std::vector<Held> held;
         std::vector<std::string> folded; // "::1: connection refused", this round
-        // Watch: a recycled connection waiting for its reconnect, and repeats not printed.
-        std::optional<core::Event> recycled;
-        std::string recycle_key;
-        unsigned recycles_suppressed = 0;
-        core::TimePoint last_recycle_print{};
+        // Watch: recycled connections, made on the first (a target's state stays small).
+        std::unique_ptr<Recycling> recycling;
         // Repeated failures: printed once, then summarised.
         std::optional<core::ErrorClass> last_error; // of the failures being summarised
         std::set<std::string> seen;                 // failures printed since the error last changed
