@@ -1,4 +1,5 @@
-// RAII around libevent: the loop, events and timers. Callbacks are thin trampolines.
+// RAII around libevent: the loop, events, timers and deferred functions. Callbacks are noexcept
+// trampolines: cast the void*, call a member, return.
 #pragma once
 
 #include "core/clock.hpp"
