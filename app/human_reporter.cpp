@@ -4,6 +4,7 @@
 #include "core/expect.hpp"
 
 #include <cstdio>
+#include <stdexcept>
 #include <ctime>
 
 namespace tcpretry::app {
@@ -111,7 +112,25 @@ std::string format_delay(core::Duration d) {
 
 HumanReporter::HumanReporter(Output& out, Output& err, std::vector<core::Target> targets,
                              HumanStyle style, Now now, WallNow wall, const Board* board)
-    : m_out(out), m_err(err), m_targets(std::move(targets)), m_style(style), m_now(std::move(now)),
+    : HumanReporter(out, err, std::span<const core::Target>(), style, std::move(now),
+                    std::move(wall), board, std::move(targets)) {}
+
+HumanReporter::HumanReporter(Output& out, Output& err, std::span<const core::Target> targets,
+                             HumanStyle style, Now now, WallNow wall, const Board* board)
+    : HumanReporter(out, err, targets, style, std::move(now), std::move(wall), board, {}) {}
+
+const core::Target& HumanReporter::target_at(std::size_t i) const {
+    if (i >= m_targets.size())
+        throw std::out_of_range("no such target");
+    return m_targets[i];
+}
+
+HumanReporter::HumanReporter(Output& out, Output& err, std::span<const core::Target> targets,
+                             HumanStyle style, Now now, WallNow wall, const Board* board,
+                             std::vector<core::Target> own)
+    : m_out(out), m_err(err), m_own_targets(std::move(own)),
+      m_targets(m_own_targets.empty() ? targets : std::span<const core::Target>(m_own_targets)),
+      m_style(style), m_now(std::move(now)),
       m_wall(std::move(wall)), m_state(m_targets.size()), m_board(board, m_targets.size()),
       m_started(m_now()) {
     if (m_style.verbosity != Verbosity::normal)
@@ -127,7 +146,7 @@ std::string HumanReporter::paint(std::string_view text, const char* code) const 
 }
 
 std::string HumanReporter::label(const core::Event& e) const {
-    const core::Target& t = m_targets.at(e.target);
+    const core::Target& t = target_at(e.target);
     std::string s = t.text;
     // "db:5432 [10.0.0.5]"; a literal address is not repeated.
     if (e.address && e.address->address != t.host)
@@ -170,7 +189,7 @@ void HumanReporter::flush_held(LineState& t, const std::string& suffix) {
 void HumanReporter::flush_recycles(std::size_t target, LineState& t) {
     if (!t.recycling || t.recycling->suppressed == 0)
         return;
-    print(m_targets.at(target).text + " " + plural(t.recycling->suppressed, "more connection") +
+    print(target_at(target).text + " " + plural(t.recycling->suppressed, "more connection") +
           " recycled (" + t.recycling->key + ")");
     t.recycling->suppressed = 0;
 }
@@ -178,13 +197,15 @@ void HumanReporter::flush_recycles(std::size_t target, LineState& t) {
 // Everything held back is printed: before a summary.
 void HumanReporter::flush_pending() {
     for (std::size_t i = 0; i < m_state.size(); ++i) {
-        flush_held(m_state[i]);
-        flush_recycles(i, m_state[i]);
+        if (!m_state[i])
+            continue;
+        flush_held(*m_state[i]);
+        flush_recycles(i, *m_state[i]);
     }
 }
 
 std::string HumanReporter::still_line(const core::Event& e, const LineState& t) const {
-    return m_targets.at(e.target).text + " still " + std::string(still_words(*t.last_error)) +
+    return target_at(e.target).text + " still " + std::string(still_words(*t.last_error)) +
            " after " + plural(t.last_round, "attempt") + ", " +
            format_span(m_now() - t.first_round);
 }
@@ -219,7 +240,7 @@ void HumanReporter::on_failed(const core::Event& e, LineState& t) {
     t.last_print = m_now();
     std::string what = e.message;
     if (e.error == core::ErrorClass::resolve)
-        what = "cannot resolve " + m_targets.at(e.target).host + ": " + e.message;
+        what = "cannot resolve " + target_at(e.target).host + ": " + e.message;
     else if (!e.received.empty())
         what += ", received \"" + core::escape_bytes(e.received, core::k_received_shown) + "\"";
     t.held.push_back({label(e) + " attempt " + std::to_string(e.attempt) + ": " +
@@ -347,14 +368,19 @@ void HumanReporter::on_event(const core::Event& e) {
     m_board.on_event(e);
     if (m_style.fleet && on_fleet_event(e))
         return;
-    LineState& t = m_state.at(e.target);
-    if (!t.started) {
-        t.started = true;
-        t.first_round = m_now();
-    }
     if (e.type == core::EventType::warning) // about the run, not one target
         return write_err("tcpretry: warning: " + e.message);
-    on_line_event(e, t);
+    std::unique_ptr<LineState>& state = m_state.at(e.target);
+    bool needs_state = e.type == core::EventType::failed ||
+                       e.type == core::EventType::disconnected ||
+                       e.type == core::EventType::gave_up;
+    if (!state && needs_state) {
+        state = std::make_unique<LineState>();
+        // The round of this first failure began about its duration ago.
+        state->first_round = m_now() - (e.type == core::EventType::failed ? e.duration
+                                                                         : core::Duration{});
+    }
+    on_line_event(e, state ? *state : m_blank);
 }
 
 // One target's event as lines of its own.
@@ -373,7 +399,7 @@ void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
             std::string then = t.held.back().then;
             flush_held(t, then + format_delay(e.delay));
         } else if (m_style.verbosity == Verbosity::verbose) {
-            print(m_targets.at(e.target).text + " retrying in " + format_delay(e.delay) +
+            print(target_at(e.target).text + " retrying in " + format_delay(e.delay) +
                   " (attempt " + std::to_string(e.attempt) + ")");
         }
         break;
@@ -402,7 +428,7 @@ void HumanReporter::on_probe(const core::Event& e) {
         return;
     }
     std::string what = e.error == core::ErrorClass::resolve
-                           ? "cannot resolve " + m_targets.at(e.target).host + ": " + e.message
+                           ? "cannot resolve " + target_at(e.target).host + ": " + e.message
                            : e.message;
     print(head + paint(what, k_red) + " (" + format_latency(e.duration) + ")");
 }
@@ -410,7 +436,7 @@ void HumanReporter::on_probe(const core::Event& e) {
 void HumanReporter::on_gave_up(const core::Event& e, LineState& t) {
     flush_held(t);
     t.folded.clear();
-    std::string line = m_targets.at(e.target).text + " " + paint("gave up", k_red) + " after " +
+    std::string line = target_at(e.target).text + " " + paint("gave up", k_red) + " after " +
                        plural(e.attempt, "attempt") +
                        " (last error: " + std::string(core::error_class_name(e.error)) + ")";
     if (m_style.verbosity == Verbosity::quiet)
@@ -425,7 +451,7 @@ void HumanReporter::target_summary(std::size_t target, const core::WatchStats& s
         return;
     char pct[32];
     std::snprintf(pct, sizeof pct, "%.1f%%", st.uptime_percent());
-    print(m_targets.at(target).text + ": " +
+    print(target_at(target).text + ": " +
           (st.connected ? paint("connected", k_green) : paint("disconnected", k_red)) + ", " +
           plural(st.connections, "connection") + ", " +
           plural(st.recycled, "recycled", "recycled") + ", " + plural(st.outages, "outage") +
@@ -462,7 +488,7 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
     char loss[32];
     std::snprintf(loss, sizeof loss, "%.1f%%", st.loss_percent());
     if (m_style.fleet) { // one line a target
-        std::string line = m_targets.at(target).text + ": " + std::to_string(st.sent()) +
+        std::string line = target_at(target).text + ": " + std::to_string(st.sent()) +
                            " sent, " + std::to_string(st.received()) + " answered, " + loss +
                            " loss";
         if (auto l = st.latency())
@@ -470,7 +496,7 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
         print(line);
         return;
     }
-    print("--- " + m_targets.at(target).text + " tcpretry statistics ---");
+    print("--- " + target_at(target).text + " tcpretry statistics ---");
     print(plural(st.sent(), "probe") + " sent, " + std::to_string(st.received()) + " answered, " +
           loss + " loss, longest failure streak " + std::to_string(st.longest_failure_streak()));
     if (auto l = st.latency()) {
@@ -551,7 +577,7 @@ std::string HumanReporter::not_up_reason(std::size_t target) const {
     switch (p->event) {
     case core::EventType::failed:
         if (p->error == core::ErrorClass::resolve)
-            return error + ": cannot resolve " + m_targets.at(target).host + ": " + p->message;
+            return error + ": cannot resolve " + target_at(target).host + ": " + p->message;
         return error + ": " + p->message;
     case core::EventType::disconnected:
         return "disconnected: " + disconnect_words(p->reason, p->message, p->code);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 
 namespace tcpretry::app {
 
@@ -50,6 +51,11 @@ class HumanReporter : public Reporter {
     HumanReporter(Output& out, Output& err, std::vector<core::Target> targets, HumanStyle style,
                   Now now = core::Clock::now, WallNow wall = std::chrono::system_clock::now,
                   const Board* board = nullptr);
+    // The same over targets that outlive the reporter (the run's Options): a fleet's list is
+    // not copied.
+    HumanReporter(Output& out, Output& err, std::span<const core::Target> targets, HumanStyle style,
+                  Now now = core::Clock::now, WallNow wall = std::chrono::system_clock::now,
+                  const Board* board = nullptr);
     void start() override {}
     void tick() override;
     void on_event(const core::Event& e) override;
@@ -85,7 +91,6 @@ class HumanReporter : public Reporter {
         unsigned last_round = 0;                    // the round of the last failure
         core::TimePoint first_round{};
         core::TimePoint last_print{};
-        bool started = false;
     };
 
     bool on_fleet_event(const core::Event& e);
@@ -114,11 +119,20 @@ class HumanReporter : public Reporter {
 
     Output& m_out;
     Output& m_err;
-    std::vector<core::Target> m_targets;
+    HumanReporter(Output& out, Output& err, std::span<const core::Target> targets,
+                  HumanStyle style, Now now, WallNow wall, const Board* board,
+                  std::vector<core::Target> own);
+
+    std::vector<core::Target> m_own_targets; // when given by value
+    std::span<const core::Target> m_targets;
+    const core::Target& target_at(std::size_t i) const;
     HumanStyle m_style;
     Now m_now;
     WallNow m_wall;
-    std::vector<LineState> m_state;
+    // Made on a target's first failure, drop or give-up: a target that only connects (most
+    // of a fleet) needs none, and is handled with m_blank.
+    std::vector<std::unique_ptr<LineState>> m_state;
+    LineState m_blank;
     BoardView m_board; // where each target stands: the fleet view and the list of not up
     core::TimePoint m_started{};
     std::optional<core::TimePoint> m_status_drawn; // when the status line was last drawn

@@ -633,8 +633,12 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
                                r.targets_file.text == "-" ? "stdin" : r.targets_file.text);
         if (auto* e = std::get_if<UsageError>(&parsed))
             return *e;
-        for (auto& t : std::get<std::vector<core::Target>>(parsed))
+        auto& listed = std::get<std::vector<core::Target>>(parsed);
+        o.targets.reserve(o.targets.size() + listed.size());
+        for (auto& t : listed)
             o.targets.push_back(std::move(t));
+        std::vector<core::Target>().swap(listed);
+        o.targets.shrink_to_fit(); // a fleet's list is kept for the whole run
         if (o.targets.empty())
             return UsageError{"no TARGET given (the --targets-file " + quote(r.targets_file.text) +
                               " lists none)"};

@@ -106,23 +106,31 @@ void Session::make_targets() {
     core::ProbeOptions probe;
     probe.count = m_options.count;
     probe.interval = m_options.interval;
+    core::ConnectorOptions co;
+    co.connect_timeout = m_options.connect_timeout;
+    co.max_rounds = m_options.attempts;
+    co.backoff = m_options.backoff;
+    co.family = m_options.family;
+    co.source = m_options.source;
+    co.check = m_options.check;
+    co.gate = &m_gate;
+    // One copy of the Connector options for the whole fleet; each target its own seed.
+    auto shared = std::make_shared<const core::ConnectorOptions>(co);
+    auto shared_client = std::make_shared<const core::ClientOptions>(client);
+    if (pinging())
+        m_probers.reserve(m_options.targets.size());
+    else
+        m_clients.reserve(m_options.targets.size());
     for (std::size_t i = 0; i < m_options.targets.size(); ++i) {
-        core::ConnectorOptions co;
-        co.connect_timeout = m_options.connect_timeout;
-        co.max_rounds = m_options.attempts;
-        co.backoff = m_options.backoff;
-        co.seed = seed + i;
-        co.family = m_options.family;
-        co.source = m_options.source;
-        co.check = m_options.check;
-        co.gate = &m_gate;
         const core::Target& target = m_options.targets[i];
-        if (pinging())
+        if (pinging()) {
+            co.seed = seed + i;
             m_probers.push_back(
                 std::make_unique<core::Prober>(m_loop, m_resolver, target, i, co, probe, *this));
-        else
-            m_clients.push_back(std::make_unique<core::TcpClient>(m_loop, m_resolver, target, i, co,
-                                                                  client, *this));
+        } else {
+            m_clients.push_back(std::make_unique<core::TcpClient>(
+                m_loop, m_resolver, target, i, shared, seed + i, shared_client, *this));
+        }
     }
 }
 
@@ -330,7 +338,8 @@ std::unique_ptr<Reporter> make_reporter(const Options& o, const Board& board,
                      o.targets.size() > k_fleet_threshold,
                      out.is_terminal(),
                      o.timestamps.value_or(watch && !out.is_terminal())};
-    return std::make_unique<HumanReporter>(out, err, o.targets, style, core::Clock::now,
+    return std::make_unique<HumanReporter>(out, err, std::span<const core::Target>(o.targets),
+                                           style, core::Clock::now,
                                            std::chrono::system_clock::now, &board);
 }
 

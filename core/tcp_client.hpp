@@ -36,6 +36,10 @@ class TcpClient final : private EventSink {
   public:
     TcpClient(Loop& loop, Resolver& resolver, Target target, std::size_t index,
               ConnectorOptions connector, ClientOptions options, EventSink& sink);
+    // With Connector options shared by a fleet (one copy); `seed` seeds this target's jitter.
+    TcpClient(Loop& loop, Resolver& resolver, Target target, std::size_t index,
+              std::shared_ptr<const ConnectorOptions> connector, uint64_t seed,
+              std::shared_ptr<const ClientOptions> options, EventSink& sink);
     ~TcpClient() override;
     TcpClient(const TcpClient&) = delete;
     TcpClient& operator=(const TcpClient&) = delete;
@@ -69,39 +73,46 @@ class TcpClient final : private EventSink {
     Loop& m_loop;
     Resolver& m_resolver;
     std::size_t m_index;
-    ConnectorOptions m_connector_options; // for --recheck's one-round Connectors
-    ClientOptions m_options;
+    std::shared_ptr<const ClientOptions> m_options; // shared by a fleet
     EventSink& m_sink;
     Connector m_connector;
     std::unique_ptr<Connection> m_connection;
-    Deferred m_open_failed; // the drop of a connection we could not watch, from the loop
-    std::optional<Endpoint> m_peer;
 
-    // A drop waiting for its immediate reconnect, and what the Connector said meanwhile.
-    std::optional<Event> m_pending_drop;
-    std::vector<Event> m_held_back;
-    TimePoint m_drop_time{};
-    TimePoint m_connected_at{}; // when the held connection came up
+    // Watch mode only (made when the client holds connections: a fleet waiting for its
+    // targets does not carry it).
+    struct Watch {
+        explicit Watch(TcpClient& owner);
+        Deferred open_failed; // the drop of a connection we could not watch, from the loop
+        std::optional<Endpoint> peer;
 
-    uint64_t m_connections = 0;
-    uint64_t m_disconnects = 0;
-    uint64_t m_recycled = 0;
-    uint64_t m_outages = 0;
-    bool m_available = false;
-    TimePoint m_started{};
-    TimePoint m_changed{}; // when availability last changed
-    Duration m_up{};
-    Duration m_longest_up{};
-    Duration m_longest_down{};
+        // A drop waiting for its immediate reconnect, and what the Connector said meanwhile.
+        // (Events are held by pointer: ten thousand idle targets need not carry one each.)
+        std::unique_ptr<Event> pending_drop;
+        std::vector<Event> held_back;
+        TimePoint drop_time{};
+        TimePoint connected_at{}; // when the held connection came up
 
-    // --recheck
-    std::unique_ptr<RecheckSink> m_recheck_sink;
-    std::unique_ptr<Connector> m_recheck;
-    std::vector<std::unique_ptr<Connector>> m_recheck_done; // freed from the loop
-    std::optional<Event> m_recheck_failure;
-    unsigned m_recheck_seq = 0;
-    Timer m_recheck_timer;
-    Deferred m_reap;
+        uint64_t connections = 0;
+        uint64_t disconnects = 0;
+        uint64_t recycled = 0;
+        uint64_t outages = 0;
+        bool available = false;
+        TimePoint started{};
+        TimePoint changed{}; // when availability last changed
+        Duration up{};
+        Duration longest_up{};
+        Duration longest_down{};
+
+        // --recheck
+        std::unique_ptr<RecheckSink> recheck_sink;
+        std::unique_ptr<Connector> recheck;
+        std::vector<std::unique_ptr<Connector>> recheck_done; // freed from the loop
+        std::unique_ptr<Event> recheck_failure;
+        unsigned recheck_seq = 0;
+        Timer recheck_timer;
+        Deferred reap;
+    };
+    std::unique_ptr<Watch> m_w;
 };
 
 } // namespace tcpretry::core
