@@ -4,8 +4,8 @@
 #include "core/expect.hpp"
 
 #include <cstdio>
-#include <stdexcept>
 #include <ctime>
+#include <stdexcept>
 
 namespace tcpretry::app {
 
@@ -130,9 +130,8 @@ HumanReporter::HumanReporter(Output& out, Output& err, std::span<const core::Tar
                              std::vector<core::Target> own)
     : m_out(out), m_err(err), m_own_targets(std::move(own)),
       m_targets(m_own_targets.empty() ? targets : std::span<const core::Target>(m_own_targets)),
-      m_style(style), m_now(std::move(now)),
-      m_wall(std::move(wall)), m_state(m_targets.size()), m_board(board, m_targets.size()),
-      m_started(m_now()) {
+      m_style(style), m_now(std::move(now)), m_wall(std::move(wall)), m_state(m_targets.size()),
+      m_board(board, m_targets.size()), m_started(m_now()) {
     if (m_style.verbosity != Verbosity::normal)
         m_style.fleet = false; // -v prints every event; -q prints nothing to summarise
     if (!m_style.fleet)
@@ -377,8 +376,8 @@ void HumanReporter::on_event(const core::Event& e) {
     if (!state && needs_state) {
         state = std::make_unique<LineState>();
         // The round of this first failure began about its duration ago.
-        state->first_round = m_now() - (e.type == core::EventType::failed ? e.duration
-                                                                         : core::Duration{});
+        state->first_round =
+            m_now() - (e.type == core::EventType::failed ? e.duration : core::Duration{});
     }
     on_line_event(e, state ? *state : m_blank);
 }
@@ -488,9 +487,8 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
     char loss[32];
     std::snprintf(loss, sizeof loss, "%.1f%%", st.loss_percent());
     if (m_style.fleet) { // one line a target
-        std::string line = target_at(target).text + ": " + std::to_string(st.sent()) +
-                           " sent, " + std::to_string(st.received()) + " answered, " + loss +
-                           " loss";
+        std::string line = target_at(target).text + ": " + std::to_string(st.sent()) + " sent, " +
+                           std::to_string(st.received()) + " answered, " + loss + " loss";
         if (auto l = st.latency())
             line += ", avg " + format_latency(l->avg) + ", max " + format_latency(l->max);
         print(line);

@@ -119,9 +119,8 @@ class HumanReporter : public Reporter {
 
     Output& m_out;
     Output& m_err;
-    HumanReporter(Output& out, Output& err, std::span<const core::Target> targets,
-                  HumanStyle style, Now now, WallNow wall, const Board* board,
-                  std::vector<core::Target> own);
+    HumanReporter(Output& out, Output& err, std::span<const core::Target> targets, HumanStyle style,
+                  Now now, WallNow wall, const Board* board, std::vector<core::Target> own);
 
     std::vector<core::Target> m_own_targets; // when given by value
     std::span<const core::Target> m_targets;

@@ -339,8 +339,8 @@ std::unique_ptr<Reporter> make_reporter(const Options& o, const Board& board,
                      out.is_terminal(),
                      o.timestamps.value_or(watch && !out.is_terminal())};
     return std::make_unique<HumanReporter>(out, err, std::span<const core::Target>(o.targets),
-                                           style, core::Clock::now,
-                                           std::chrono::system_clock::now, &board);
+                                           style, core::Clock::now, std::chrono::system_clock::now,
+                                           &board);
 }
 
 // Replaces this process with COMMAND; returns only when that failed.

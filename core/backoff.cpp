@@ -20,7 +20,8 @@ Duration Backoff::next() {
     double factor = 1.0;
     if (m_policy.jitter > 0)
         factor = 1.0 - m_policy.jitter + 2.0 * m_policy.jitter * uniform();
-    auto jittered = Duration(static_cast<Duration::rep>(static_cast<double>(base.count()) * factor));
+    auto jittered =
+        Duration(static_cast<Duration::rep>(static_cast<double>(base.count()) * factor));
     // Grow for next time, saturating at the cap (no overflow after many rounds).
     double grown = static_cast<double>(m_current.count()) * m_policy.multiplier;
     m_current = grown >= static_cast<double>(m_policy.max.count())

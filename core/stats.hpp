@@ -12,7 +12,7 @@ namespace tcpretry::core {
 
 struct LatencySummary {
     Duration min{}, avg{}, max{};
-    Duration mdev{}; // as ping: sqrt(mean(x^2) - mean(x)^2)
+    Duration mdev{};              // as ping: sqrt(mean(x^2) - mean(x)^2)
     Duration p50{}, p90{}, p99{}; // nearest-rank percentiles
 };
 

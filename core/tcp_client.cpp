@@ -241,8 +241,8 @@ void TcpClient::start_recheck() {
     m_w->recheck_failure.reset();
     if (!m_w->recheck_sink)
         m_w->recheck_sink = std::make_unique<RecheckSink>(*this);
-    m_w->recheck = std::make_unique<Connector>(m_loop, m_resolver, m_connector.target(), m_index, co,
-                                            *m_w->recheck_sink);
+    m_w->recheck = std::make_unique<Connector>(m_loop, m_resolver, m_connector.target(), m_index,
+                                               co, *m_w->recheck_sink);
     m_w->recheck->start();
 }
 

@@ -55,10 +55,13 @@ TEST_CASE("parse_escapes: every escape") {
         {"\\x0a", "\n"},
         {"PING\\r\\n", "PING\r\n"},
         {"a\\tb\\0c", "a\tb\0c"s},
-        {"\\\\n", "\\n"},           // an escaped backslash, then a plain n
-        {"\\\\\\\\", "\\\\"},       // two escaped backslashes
-        {"\\x414", "A4"},           // exactly two hex digits are taken
-        {"\\0" "1", "\0" "1"s},     // \0 is NUL, not the start of an octal number
+        {"\\\\n", "\\n"},     // an escaped backslash, then a plain n
+        {"\\\\\\\\", "\\\\"}, // two escaped backslashes
+        {"\\x414", "A4"},     // exactly two hex digits are taken
+        {"\\0"
+         "1",
+         "\0"
+         "1"s}, // \0 is NUL, not the start of an octal number
         {"\\r\\n\\r\\n", "\r\n\r\n"},
     };
     for (const auto& row : rows) {
@@ -77,24 +80,16 @@ TEST_CASE("parse_escapes: every malformed sequence is an error naming it") {
         const char* mentions;
     };
     const std::vector<Row> rows{
-        {"\\", "\\"},          // a lone backslash
-        {"abc\\", "\\"},       // a lone trailing backslash
-        {"\\x", "\\x"},        // no hex digits
-        {"\\x4", "\\x"},       // one hex digit at the end
-        {"\\x4g", "\\x"},      // one hex digit, then not hex
-        {"\\xg4", "\\x"},      // not hex at all
-        {"\\x 4", "\\x"},
-        {"a\\q", "\\q"},
-        {"\\8", "\\8"},        // no octal
-        {"\\1", "\\1"},
-        {"\\a", "\\a"},
-        {"\\e", "\\e"},
-        {"\\\"", "\\\""},
-        {"\\'", "\\'"},
-        {"\\X41", "\\X"},      // \X is not \x
-        {"\\R", "\\R"},
-        {"\\ ", "\\ "},
-        {"ok\\r\\n\\q", "\\q"}, // an error after good escapes
+        {"\\", "\\"},                                      // a lone backslash
+        {"abc\\", "\\"},                                   // a lone trailing backslash
+        {"\\x", "\\x"},                                    // no hex digits
+        {"\\x4", "\\x"},                                   // one hex digit at the end
+        {"\\x4g", "\\x"},                                  // one hex digit, then not hex
+        {"\\xg4", "\\x"},                                  // not hex at all
+        {"\\x 4", "\\x"}, {"a\\q", "\\q"}, {"\\8", "\\8"}, // no octal
+        {"\\1", "\\1"},   {"\\a", "\\a"},  {"\\e", "\\e"},
+        {"\\\"", "\\\""}, {"\\'", "\\'"},  {"\\X41", "\\X"},       // \X is not \x
+        {"\\R", "\\R"},   {"\\ ", "\\ "},  {"ok\\r\\n\\q", "\\q"}, // an error after good escapes
     };
     for (const auto& row : rows) {
         CAPTURE(row.text);

@@ -37,8 +37,8 @@ TEST_CASE("summarize: 1, 2, 3, 4 ms") {
     // ping's mdev: sqrt(mean(x^2) - mean(x)^2) = sqrt(7.5 - 6.25) = sqrt(1.25) ms.
     CHECK(to_ms(s->mdev) == doctest::Approx(std::sqrt(1.25)).epsilon(1e-6));
     CHECK(s->mdev == Duration(1'118'034)); // rounded to the nanosecond
-    CHECK(s->p50 == 2ms); // rank ceil(0.5 * 4) = 2
-    CHECK(s->p90 == 4ms); // rank ceil(3.6) = 4
+    CHECK(s->p50 == 2ms);                  // rank ceil(0.5 * 4) = 2
+    CHECK(s->p90 == 4ms);                  // rank ceil(3.6) = 4
     CHECK(s->p99 == 4ms);
 }
 
@@ -102,7 +102,10 @@ TEST_CASE("summarize: large connect times do not overflow") {
 
 TEST_CASE("summarize: invariants min <= p50 <= p90 <= p99 <= max, avg within") {
     std::vector<std::vector<Duration>> inputs = {
-        ms({5, 1, 9}), ms({1, 1, 1, 50}), ms({7, 3}), one_to(37),
+        ms({5, 1, 9}),
+        ms({1, 1, 1, 50}),
+        ms({7, 3}),
+        one_to(37),
         {Duration(1), Duration(1'000'000'000), Duration(17)},
     };
     for (const auto& in : inputs) {
