@@ -7,6 +7,11 @@ jobs=$(nproc)
 
 "$root/scripts/deps.sh" test
 
+# The look and the layering need no reviewer: unformatted code fails here (clang-format 14,
+# pinned in the script), before anything is built.
+echo "== format"
+"$root/scripts/check-format.sh"
+
 passed=0
 build_and_test() {
   local dir=$1; shift
