@@ -187,6 +187,68 @@ bool looks_like_ipv6(std::string_view host) {
     });
 }
 
+// "tcp://HOST:PORT[/]" is a TARGET (wait4x's form); other URLs are not understood yet.
+// Returns what is left to parse, or why not (through `why`).
+std::string_view strip_scheme(std::string_view text, std::optional<std::string>& why) {
+    auto sep = text.find("://");
+    if (sep == std::string_view::npos || !is_scheme(text.substr(0, sep)))
+        return text;
+    std::string_view scheme = text.substr(0, sep);
+    if (!equals_ignoring_case(scheme, "tcp")) {
+        why = "a " + std::string(scheme) +
+              ":// URL; only HOST:PORT (or tcp://HOST:PORT) is understood";
+        return {};
+    }
+    std::string_view address = text.substr(sep + 3);
+    if (!address.empty() && address.back() == '/')
+        address.remove_suffix(1);
+    if (address.find_first_of("/?#") != std::string_view::npos)
+        why = "nothing may follow HOST:PORT in a tcp:// target";
+    return address;
+}
+
+struct HostPort {
+    std::string_view host;
+    std::string_view port;
+    bool bracketed = false; // [IPV6]:PORT, the host checked to be an IPv6 literal
+};
+
+// HOST:PORT or [IPV6]:PORT into its parts, or why not.
+std::variant<HostPort, std::string> split_host_port(std::string_view address) {
+    HostPort hp;
+    if (!address.empty() && address.front() == '[') {
+        auto close = address.find(']');
+        if (close == std::string_view::npos)
+            return std::string("missing ']' after the IPv6 address");
+        hp.host = address.substr(1, close - 1);
+        auto literal = parse_numeric_address(std::string(hp.host), 0);
+        if (!literal || literal->family() != Family::ipv6) {
+            if (hp.host.find('%') != std::string_view::npos)
+                return quote(hp.host) + " is not an IPv6 address with a known zone";
+            return quote(hp.host) + " is not an IPv6 address";
+        }
+        std::string_view rest = address.substr(close + 1);
+        if (rest.empty())
+            return std::string("missing port (use [ADDRESS]:PORT)");
+        if (rest.front() != ':')
+            return std::string("expected ':' after ']'");
+        hp.port = rest.substr(1);
+        hp.bracketed = true;
+        return hp;
+    }
+    auto colon = address.rfind(':');
+    if (colon == std::string_view::npos)
+        return std::string("missing port (use HOST:PORT)");
+    hp.host = address.substr(0, colon);
+    hp.port = address.substr(colon + 1);
+    if (hp.host.find(':') != std::string_view::npos) {
+        if (looks_like_ipv6(hp.host))
+            return std::string("an IPv6 address needs brackets, as in [::1]:80");
+        return std::string("more than one ':' (use HOST:PORT)");
+    }
+    return hp;
+}
+
 } // namespace
 
 std::variant<Target, TargetError> parse_target(std::string_view text) {
@@ -197,71 +259,29 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
         return fail("it is empty");
     if (!is_clean_text(text))
         return fail("it contains control characters or invalid UTF-8");
-
-    // "tcp://HOST:PORT[/]" is a TARGET (wait4x's form); other URLs are not understood yet.
-    std::string_view address = text;
-    if (auto sep = text.find("://");
-        sep != std::string_view::npos && is_scheme(text.substr(0, sep))) {
-        std::string_view scheme = text.substr(0, sep);
-        if (!equals_ignoring_case(scheme, "tcp"))
-            return fail("a " + std::string(scheme) +
-                        ":// URL; only HOST:PORT (or tcp://HOST:PORT) is understood");
-        address = text.substr(sep + 3);
-        if (!address.empty() && address.back() == '/')
-            address.remove_suffix(1);
-        if (address.find_first_of("/?#") != std::string_view::npos)
-            return fail("nothing may follow HOST:PORT in a tcp:// target");
+    std::optional<std::string> scheme_problem;
+    std::string_view address = strip_scheme(text, scheme_problem);
+    if (scheme_problem)
+        return fail(*scheme_problem);
+    auto split = split_host_port(address);
+    if (auto* why = std::get_if<std::string>(&split))
+        return fail(*why);
+    const HostPort& hp = std::get<HostPort>(split);
+    if (hp.host.empty())
+        return fail("missing host");
+    if (hp.port.empty())
+        return fail("missing port");
+    auto port_number = parse_port(hp.port);
+    if (!port_number) {
+        if (is_digits(hp.port))
+            return fail("port " + std::string(hp.port) + " is out of range (1-65535)");
+        return fail("unknown port or service " + quote(hp.port));
     }
-
     Target t;
     t.text = std::string(text);
-    std::string_view host;
-    std::string_view port;
-    bool bracketed = false;
-    if (!address.empty() && address.front() == '[') {
-        auto close = address.find(']');
-        if (close == std::string_view::npos)
-            return fail("missing ']' after the IPv6 address");
-        host = address.substr(1, close - 1);
-        auto literal = parse_numeric_address(std::string(host), 0);
-        if (!literal || literal->family() != Family::ipv6) {
-            if (host.find('%') != std::string_view::npos)
-                return fail(quote(host) + " is not an IPv6 address with a known zone");
-            return fail(quote(host) + " is not an IPv6 address");
-        }
-        std::string_view rest = address.substr(close + 1);
-        if (rest.empty())
-            return fail("missing port (use [ADDRESS]:PORT)");
-        if (rest.front() != ':')
-            return fail("expected ':' after ']'");
-        port = rest.substr(1);
-        bracketed = true;
-    } else {
-        auto colon = address.rfind(':');
-        if (colon == std::string_view::npos)
-            return fail("missing port (use HOST:PORT)");
-        host = address.substr(0, colon);
-        port = address.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos) {
-            if (looks_like_ipv6(host))
-                return fail("an IPv6 address needs brackets, as in [::1]:80");
-            return fail("more than one ':' (use HOST:PORT)");
-        }
-    }
-    if (host.empty())
-        return fail("missing host");
-    if (port.empty())
-        return fail("missing port");
-    auto port_number = parse_port(port);
-    if (!port_number) {
-        if (is_digits(port))
-            return fail("port " + std::string(port) + " is out of range (1-65535)");
-        return fail("unknown port or service " + quote(port));
-    }
     t.port = *port_number;
-    t.host = std::string(host);
-
-    if (bracketed) {
+    t.host = std::string(hp.host);
+    if (hp.bracketed) {
         t.numeric = parse_numeric_address(t.host, t.port);
         return t;
     }
@@ -269,7 +289,7 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
         t.numeric = addr;
         return t;
     }
-    if (auto why = check_name(host))
+    if (auto why = check_name(hp.host))
         return fail("host " + *why);
     return t;
 }
