@@ -369,6 +369,8 @@ void HumanReporter::on_event(const core::Event& e) {
         return;
     if (e.type == core::EventType::warning) // about the run, not one target
         return write_err("tcpretry: warning: " + e.message);
+    if (m_style.verbosity == Verbosity::quiet && e.type != core::EventType::gave_up)
+        return; // -q: no line but errors; the board keeps what the summary needs
     std::unique_ptr<LineState>& state = m_state.at(e.target);
     bool needs_state = e.type == core::EventType::failed ||
                        e.type == core::EventType::disconnected ||
