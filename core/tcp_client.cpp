@@ -45,6 +45,7 @@ void TcpClient::start() {
 }
 
 void TcpClient::stop(std::function<void()> done) {
+    m_stopped = true;
     m_connector.stop();
     if (m_w) {
         m_w->open_failed.cancel();
@@ -112,6 +113,8 @@ void TcpClient::end_outage(TimePoint at) {
 }
 
 void TcpClient::on_event(const Event& e) {
+    if (m_stopped)
+        return; // emits nothing more, even from the Connector call that stopped us
     if (!m_w) { // wait mode: the one connection is connection 1
         if (e.type != EventType::connected)
             return m_sink.on_event(e);
@@ -157,6 +160,8 @@ void TcpClient::settle_drop(bool outage) {
 }
 
 void TcpClient::on_connected(UniqueFd fd, uint64_t bytes_read) {
+    if (m_stopped)
+        return; // stopped by the sink while it heard `connected`: the fd just closes
     if (!m_options->hold)
         return; // wait mode: the fd closes here, gracefully
     m_connection = Connection::open(
@@ -271,11 +276,23 @@ void TcpClient::on_recheck_event(const Event& e) {
     }
     if (!m_connection)
         return;
+    const Event& why = m_w->recheck_failure ? *m_w->recheck_failure : e;
+    if (why.error == ErrorClass::local) {
+        // Our own want (descriptors, memory, --source) says nothing of the service: warn,
+        // keep the held connection, and recheck again later.
+        Event w;
+        w.type = EventType::warning;
+        w.target = m_index;
+        w.error = why.error;
+        w.code = why.code;
+        w.message = "--recheck could not connect (" + why.message + "): not counted as an outage";
+        m_sink.on_event(w);
+        return arm_recheck();
+    }
     // New connections fail while the old session lives: the service is not available.
     TimePoint now = Clock::now();
     Event drop = drop_event(DisconnectReason::recheck, 0, now - m_w->connected_at,
                             m_connection->bytes_received());
-    const Event& why = m_w->recheck_failure ? *m_w->recheck_failure : e;
     drop.error = why.error;
     drop.code = why.code;
     drop.message = why.message;

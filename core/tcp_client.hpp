@@ -113,6 +113,7 @@ class TcpClient final : private EventSink {
         Deferred reap;
     };
     std::unique_ptr<Watch> m_w;
+    bool m_stopped = false; // stop() was called (maybe by the sink, inside our own event)
 };
 
 } // namespace tcpretry::core

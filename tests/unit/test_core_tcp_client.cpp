@@ -328,3 +328,28 @@ TEST_CASE("TcpClient::stop: nothing is reported after it") {
         CHECK(client.connector().state() == Connector::State::stopped);
     }
 }
+
+TEST_CASE(
+    "TcpClient, watch mode: stopped by the sink while it hears `connected`, it says no more") {
+    Watchdog dog(20);
+    Loop loop;
+    Resolver resolver(loop, std::nullopt);
+    Server server(loop);
+    RecordingSink sink;
+    TcpClient client(loop, resolver, loopback_target(server.port()), 0, quick_connector(),
+                     watching(), sink);
+    bool done = false;
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::connected)
+            client.stop([&] { done = true; });
+    };
+    client.start();
+    REQUIRE(run_until(loop, [&] { return sink.count(EventType::connected) == 1; }));
+    CHECK(done);
+    // The connection is not held: the server sees it closed, and nothing follows.
+    REQUIRE(run_until(loop, [&] { return server.accepted() == 1; }));
+    REQUIRE(run_until(loop, [&] { return peek(server.open()[0]) == 0; }));
+    server.close_all();
+    run_for(loop, 100ms);
+    CHECK(sink.types() == Types{EventType::attempt, EventType::connected});
+}
