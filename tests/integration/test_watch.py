@@ -119,8 +119,9 @@ class ServerClosesEachConnection(WatchCase):
         self.assertNotRegex(r.stdout, r"connection [2-9] recycled")
         self.assertRegex(r.stdout, rf"(?m)^{STAMP}{t} \d+ more connections? recycled "
                                    rf"\(closed by peer\)$")
+        # Up all along but for the first connect (slow on a loaded machine, ASan).
         self.assertRegex(r.stdout, rf"{t}: connected, \d+ connections, \d+ recycled, "
-                                   rf"0 outages, up 100\.0%")
+                                   rf"0 outages, up (9\d\.\d|100\.0)%")
         self.assertNotIn("disconnected", r.stdout)
         self.assertNotIn("reconnecting in", r.stdout)
 
@@ -223,9 +224,10 @@ class Recheck(WatchCase):
         s = per_target[port.target]
         self.assertEqual((s["outages"], s["recycled"]), (1, 0), s)
         self.assertEqual(s["result"], "connected")
-        # Down from the failed recheck (at most 200 ms after the listener went) until back.
-        self.assertGreater(s["longest_down_ms"], (away - 0.3) * 1000, (s, away))
-        self.assertLess(s["longest_down_ms"], (away + 1.0) * 1000, (s, away))
+        # Down from the failed recheck (200 ms after the listener went, later on a loaded
+        # machine) until back (within a 200 ms retry delay).
+        self.assertGreater(s["longest_down_ms"], (away - 0.8) * 1000, (s, away))
+        self.assertLess(s["longest_down_ms"], (away + 2.0) * 1000, (s, away))
         self.assertExit(r, 0)
 
     def test_without_recheck_a_dead_listener_goes_unnoticed(self):
