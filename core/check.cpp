@@ -108,8 +108,10 @@ SendExpectCheck::Io SendExpectCheck::read_reply() {
             continue;
         }
         if (n == 0) {
-            if (m_options.expect && m_options.expect->matches(m_received))
+            if (m_options.expect && m_options.expect->matches(m_received)) {
+                event_del(m_read.get()); // EOF stays readable: no spinning until sent
                 return Io::more;
+            }
             fail(ErrorClass::expect_mismatch, {}, "connection closed before a reply matched");
             return Io::failed;
         }
@@ -119,6 +121,7 @@ SendExpectCheck::Io SendExpectCheck::read_reply() {
         fail_errno(err);
         return Io::failed;
     }
+    event_del(m_read.get()); // the reply is as long as it may get: stop watching (no spin)
     return Io::more;
 }
 
