@@ -205,7 +205,7 @@ void HumanReporter::flush_pending() {
 
 std::string HumanReporter::still_line(const core::Event& e, const LineState& t) const {
     return target_at(e.target).text + " still " + std::string(still_words(*t.last_error)) +
-           " after " + plural(t.last_round, "attempt") + ", " +
+           " after " + plural(t.last_round - t.first_failed_round + 1, "attempt") + ", " +
            format_span(m_now() - t.first_round);
 }
 
@@ -222,6 +222,10 @@ void HumanReporter::on_failed(const core::Event& e, LineState& t) {
     }
     if (changed)
         t.seen.clear();
+    if (!t.last_error) { // a new spell: the first failure, or the first since a connection
+        t.first_failed_round = e.attempt;
+        t.first_round = m_now() - e.duration; // its round began about its duration ago
+    }
     t.last_error = e.error;
     t.last_round = e.attempt;
 
@@ -375,12 +379,8 @@ void HumanReporter::on_event(const core::Event& e) {
     bool needs_state = e.type == core::EventType::failed ||
                        e.type == core::EventType::disconnected ||
                        e.type == core::EventType::gave_up;
-    if (!state && needs_state) {
+    if (!state && needs_state)
         state = std::make_unique<LineState>();
-        // The round of this first failure began about its duration ago.
-        state->first_round =
-            m_now() - (e.type == core::EventType::failed ? e.duration : core::Duration{});
-    }
     on_line_event(e, state ? *state : m_blank);
 }
 

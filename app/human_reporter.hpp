@@ -89,6 +89,9 @@ class HumanReporter : public Reporter {
         std::set<std::string> seen;                 // failures printed since the error last changed
         unsigned suppressed = 0;                    // repeats not printed since the last line
         unsigned last_round = 0;                    // the round of the last failure
+        // Where this spell of failures began (the first round, or the first after a
+        // connection): "still refused after N attempts, SPAN" counts from there.
+        unsigned first_failed_round = 0;
         core::TimePoint first_round{};
         core::TimePoint last_print{};
     };

@@ -542,6 +542,43 @@ TEST_CASE("HumanReporter: watch mode, a recycled connection is one line, repeats
     }
 }
 
+TEST_CASE("HumanReporter: watch mode, each outage's repeats count from that outage") {
+    HumanStyle watch{};
+    watch.watch = true;
+    Fixture f({"db:5432"}, watch);
+    auto up = [&](unsigned round, unsigned connection) {
+        auto e = f.event(core::EventType::connected, round);
+        e.address = core::Endpoint{"10.0.0.5", 5432, core::Family::ipv4};
+        e.duration = 300us;
+        f.reporter.on_event(numbered(e, connection));
+    };
+    // A first outage of 21 rounds (0 .. 10 s), then up for a minute.
+    unsigned round = 1;
+    for (; round <= 21; ++round) {
+        f.at((round - 1) * 500ms);
+        f.refused_round(round);
+    }
+    up(round++, 1);
+    CHECK(f.out_file.lines().back() == "db:5432 [10.0.0.5] connected (connection 1) in 0.30 ms");
+    CHECK(f.out_file.lines()[1] == "db:5432 still refused after 21 attempts, 10.0 s");
+    // The second outage begins at 70 s; its rounds keep their run-wide numbers (23, 24...),
+    // but the summary counts this outage's attempts and time only.
+    f.at(70s);
+    f.reporter.on_event(drop(1, true, 60s));
+    f.retry(round, 500ms);
+    f.out_file.clear();
+    unsigned first = round;
+    for (; round < first + 21; ++round) {
+        f.at(70s + (round - first) * 500ms);
+        f.refused_round(round);
+    }
+    auto lines = f.out_file.lines();
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == "db:5432 [10.0.0.5] attempt 23: connection refused (0.21 ms); retrying in "
+                      "500 ms");
+    CHECK(lines[1] == "db:5432 still refused after 21 attempts, 10.0 s");
+}
+
 TEST_CASE("HumanReporter: --timestamps starts each line with the local time") {
     HumanStyle style{};
     style.timestamps = true;
