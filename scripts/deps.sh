@@ -3,8 +3,9 @@
 # test.sh, fuzz.sh).
 set -euo pipefail
 
+# libssl-dev: OpenSSL for --tls / --starttls (its static archives serve the static build).
 build_packages=(build-essential cmake pkg-config libcli11-dev libevent-dev doctest-dev
-                nlohmann-json3-dev)
+                nlohmann-json3-dev libssl-dev)
 # What the tests use: python3 drives the integration tests; netbase gives /etc/services;
 # iproute2 and iptables make the fault tests' network namespaces; redis-server is a real
 # --send/--expect peer; promtool (prometheus) checks metrics; valgrind checks memory and fds;
