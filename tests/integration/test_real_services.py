@@ -32,8 +32,11 @@ class RealServiceWatch(harness.TestCase):
         self.assertEqual(overall["result"], "ok")
         self.assertEqual(s["outages"], 0, s)
         self.assertEqual(s["result"], "connected")
-        # Only the first connect's fraction of a millisecond counts as down.
-        self.assertGreaterEqual(s["uptime_percent"], 99.9, s)
+        # Only the first connect counts as down: a fraction of a millisecond on an idle
+        # machine, tens of milliseconds on a loaded one (12 ms seen under stress-ng). Were a
+        # recycle's reconnect counted as down, its pacing (up to 1 s) would show here.
+        self.assertGreaterEqual(s["uptime_percent"], 99.0, s)
+        self.assertLess(s["longest_down_ms"], 100, s)
         self.assertGreaterEqual(s["recycled"], min_recycled, s)
         self.assertEqual(s["recycled"], s["disconnects"], s)
         self.assertTrue(all(d["outage"] is False for d in of_type(events, "disconnected")))
