@@ -1,5 +1,7 @@
 #include "app/options.hpp"
 
+#include "app/env.hpp"
+
 #include "core/defaults.hpp"
 #include "core/duration.hpp"
 #include "core/escape.hpp"
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 #include <unordered_map>
 
 namespace tcpretry::app {
@@ -49,10 +52,22 @@ std::string wrap(std::string_view text, std::size_t width) {
     return out + line;
 }
 
-// The footer's exit statuses come from the outcome table (app/outcome.cpp), never by hand.
-std::string footer() {
+const char* const k_env_help =
+    "Environment: every option but --help and --version can also come from TCPRETRY_ and its "
+    "long name in capitals, '_' for '-' (-4, -6: TCPRETRY_IPV4, TCPRETRY_IPV6), as in "
+    "TCPRETRY_CONNECT_TIMEOUT=5s; the command line wins. Switches take 1, true, yes, 0, false or "
+    "no (TCPRETRY_TIMESTAMPS=0 is --no-timestamps). An empty variable is unset. "
+    "TCPRETRY_TARGETS adds TARGETs (separated by spaces, commas or newlines) after the others. "
+    "The variables:";
+
+// The footer's exit statuses come from the outcome table (app/outcome.cpp) and its variables
+// from the option table, never by hand.
+std::string footer(const std::vector<std::string>& variables) {
     constexpr std::size_t k_width = 87; // about as wide as the lines above
-    return k_footer +
+    std::string env = k_env_help;
+    for (const std::string& v : variables)
+        env += " " + v;
+    return k_footer + wrap(env, k_width) + "\n" +
            wrap(exit_status_help() + " See tcpretry(1) and docs/json-events.md.", k_width);
 }
 
@@ -84,12 +99,22 @@ class UsageFormatter : public CLI::Formatter {
     }
 };
 
-// One option's text as given. CLI11 only collects; the validators below decide.
+// One option's text as given, on the command line or in its TCPRETRY_ variable. CLI11 only
+// collects; the validators below decide, and their messages name where the text came from.
 struct Flag {
     CLI::Option* opt = nullptr;
     std::string text;
-    bool given() const { return opt->count() > 0; }
-    std::string name() const { return opt->get_name(); }
+    std::string env; // the variable the text came from; empty: the command line (or nothing)
+    bool given() const { return !env.empty() || opt->count() > 0; }
+    std::string name() const { return env.empty() ? opt->get_name() : env; }
+};
+
+// A switch (no value): on when given on the command line or by its variable.
+struct Switch {
+    CLI::Option* opt = nullptr;
+    bool on = false;
+    std::string env;
+    std::string name() const { return env.empty() ? opt->get_name() : env; }
 };
 
 // Every flag of the command line, as CLI11 collected it, by help group.
@@ -97,26 +122,35 @@ struct Raw {
     // Retry
     Flag timeout, attempts, connect_timeout, initial, max, multiplier, jitter, seed, quorum,
         parallel, targets_file;
-    bool once = false, all = false, any = false;
+    Switch once, all, any;
     // Watch and check
-    bool watch = false;
+    Switch watch;
     Flag stable_after, keepalive, recheck, send, expect, expect_timeout;
     // Ping
     Flag count, interval;
     // Network
-    bool only4 = false, only6 = false;
+    Switch only4, only6;
     Flag source, resolver;
     // Output
-    bool json = false, quiet = false, verbose = false, timestamps = false, no_timestamps = false;
+    Switch json, quiet, verbose, timestamps, no_timestamps;
     Flag format, metrics, color;
-    // Left over after the flags: the TARGETs (and unknown options).
-    std::vector<std::string> words;
+    // Left over after the flags: the TARGETs (and unknown options); then TCPRETRY_TARGETS.
+    std::vector<std::string> words, env_words;
+    // The table of options, as added: what the environment pass and the help's list of
+    // variables walk. --help and --version are not in it.
+    std::vector<Flag*> flags;
+    std::vector<Switch*> switches;
 };
 
 // The one shape of an invalid-value message: "--multiplier: invalid value '2000' (1 to 1000)".
 UsageError invalid(const Flag& f, std::string_view hint) {
     return UsageError{f.name() + ": invalid value " + quote(f.text) + " (" + std::string(hint) +
                       ")"};
+}
+
+// "--quiet and --verbose exclude each other", naming each by where it came from.
+template <class A, class B> UsageError excluding(const A& a, const B& b) {
+    return UsageError{a.name() + " and " + b.name() + " exclude each other"};
 }
 
 // A DUR flag that was given; `positive` rejects 0.
@@ -141,121 +175,193 @@ std::string number(double v) {
     return buf;
 }
 
-Flag option(CLI::App& app, const std::string& names, std::string& text, const std::string& help,
+// Adds an option that takes a value to the parser and to the table.
+void option(CLI::App& app, Raw& r, Flag& f, const std::string& names, const std::string& help,
             const char* type, const char* group) {
-    Flag f;
-    f.opt = app.add_option(names, text, help)->type_name(type)->group(group);
-    return f;
+    f.opt = app.add_option(names, f.text, help)->type_name(type)->group(group);
+    r.flags.push_back(&f);
+}
+
+// Adds a switch to the parser and to the table.
+void flag(CLI::App& app, Raw& r, Switch& s, const std::string& names, const std::string& help,
+          const char* group) {
+    s.opt = app.add_flag(names, s.on, help)->group(group);
+    r.switches.push_back(&s);
 }
 
 void add_retry_flags(CLI::App& app, Raw& r) {
     const char* g = "Retry";
-    r.timeout = option(app, "-t,--timeout", r.timeout.text, "Overall deadline (exit 124; 0: none)",
-                       "DUR", g);
+    option(app, r, r.timeout, "-t,--timeout", "Overall deadline (exit 124; 0: none)", "DUR", g);
     r.timeout.opt->default_str("none");
-    r.attempts = option(app, "-n,--attempts", r.attempts.text,
-                        "Give up on a target after N rounds (0: never)", "N", g);
+    option(app, r, r.attempts, "-n,--attempts", "Give up on a target after N rounds (0: never)",
+           "N", g);
     r.attempts.opt->default_str("0");
-    app.add_flag("--once", r.once, "Same as --attempts 1")->group(g);
-    r.connect_timeout = option(app, "-T,--connect-timeout", r.connect_timeout.text,
-                               "Deadline of one round (resolve + connect)", "DUR", g);
+    flag(app, r, r.once, "--once", "Same as --attempts 1", g);
+    option(app, r, r.connect_timeout, "-T,--connect-timeout",
+           "Deadline of one round (resolve + connect)", "DUR", g);
     r.connect_timeout.opt->default_str(dur(core::k_connect_timeout));
-    r.initial =
-        option(app, "--initial-delay", r.initial.text,
-               "First retry delay (watch: " + dur(core::k_watch_initial_delay) + ")", "DUR", g);
+    option(app, r, r.initial, "--initial-delay",
+           "First retry delay (watch: " + dur(core::k_watch_initial_delay) + ")", "DUR", g);
     r.initial.opt->default_str(dur(core::k_initial_delay));
-    r.max = option(app, "--max-delay", r.max.text,
-                   "Retry delay cap (watch: " + dur(core::k_watch_max_delay) + ")", "DUR", g);
+    option(app, r, r.max, "--max-delay",
+           "Retry delay cap (watch: " + dur(core::k_watch_max_delay) + ")", "DUR", g);
     r.max.opt->default_str(dur(core::k_max_delay));
-    r.multiplier = option(app, "--multiplier", r.multiplier.text,
-                          "Delay growth per failed round (1 to 1000)", "X", g);
+    option(app, r, r.multiplier, "--multiplier", "Delay growth per failed round (1 to 1000)", "X",
+           g);
     r.multiplier.opt->default_str(number(core::k_multiplier));
-    r.jitter = option(app, "--jitter", r.jitter.text,
-                      "Randomise each delay by +/- this fraction (0-1)", "FRACTION", g);
+    option(app, r, r.jitter, "--jitter", "Randomise each delay by +/- this fraction (0-1)",
+           "FRACTION", g);
     r.jitter.opt->default_str(number(core::k_jitter));
-    r.seed =
-        option(app, "--seed", r.seed.text, "Seed for the jitter (reproducible delays)", "N", g);
+    option(app, r, r.seed, "--seed", "Seed for the jitter (reproducible delays)", "N", g);
     r.seed.opt->default_str("random");
-    app.add_flag("--all", r.all, "Succeed when all targets connected (default)")->group(g);
-    app.add_flag("--any", r.any, "Succeed when any target connected; stop the others")->group(g);
-    r.quorum = option(app, "--quorum", r.quorum.text, "Succeed when N targets connected", "N", g);
-    r.parallel = option(app, "--parallel", r.parallel.text,
-                        "Rounds in flight at once, over all targets", "N", g);
+    flag(app, r, r.all, "--all", "Succeed when all targets connected (default)", g);
+    flag(app, r, r.any, "--any", "Succeed when any target connected; stop the others", g);
+    option(app, r, r.quorum, "--quorum", "Succeed when N targets connected", "N", g);
+    option(app, r, r.parallel, "--parallel", "Rounds in flight at once, over all targets", "N", g);
     r.parallel.opt->default_str(std::to_string(core::k_parallel));
-    r.targets_file =
-        option(app, "--targets-file", r.targets_file.text,
-               "Read TARGETs from FILE, one a line ('-': stdin; '#' comments)", "FILE", g);
+    option(app, r, r.targets_file, "--targets-file",
+           "Read TARGETs from FILE, one a line ('-': stdin; '#' comments)", "FILE", g);
 }
 
 void add_check_flags(CLI::App& app, Raw& r) {
     const char* g = "Watch and check";
-    app.add_flag("-w,--watch", r.watch,
-                 "Stay connected; report drops and reconnect (until SIGINT/SIGTERM/--timeout)")
-        ->group(g);
-    r.stable_after = option(app, "--stable-after", r.stable_after.text,
-                            "Watch: a connection up this long resets the retry delay", "DUR", g);
+    flag(app, r, r.watch, "-w,--watch",
+         "Stay connected; report drops and reconnect (until SIGINT/SIGTERM/--timeout)", g);
+    option(app, r, r.stable_after, "--stable-after",
+           "Watch: a connection up this long resets the retry delay", "DUR", g);
     r.stable_after.opt->default_str(dur(core::k_stable_after));
-    r.keepalive = option(app, "--keepalive", r.keepalive.text,
-                         "Watch: declare a silent dead peer after DUR (0: off, >= 2s)", "DUR", g);
+    option(app, r, r.keepalive, "--keepalive",
+           "Watch: declare a silent dead peer after DUR (0: off, >= 2s)", "DUR", g);
     r.keepalive.opt->default_str(dur(core::k_keepalive));
-    r.recheck = option(app, "--recheck", r.recheck.text,
-                       "Watch: also make a fresh connect (and check) every DUR; a failed one "
-                       "starts an outage even while the held connection lives",
-                       "DUR", g);
+    option(app, r, r.recheck, "--recheck",
+           "Watch: also make a fresh connect (and check) every DUR; a failed one "
+           "starts an outage even while the held connection lives",
+           "DUR", g);
     r.recheck.opt->default_str("off");
-    r.send =
-        option(app, "--send", r.send.text,
-               "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)", "STRING", g);
-    r.expect = option(app, "--expect", r.expect.text,
-                      "Ready only when the reply matches REGEX (POSIX extended)", "REGEX", g);
-    r.expect_timeout = option(app, "--expect-timeout", r.expect_timeout.text,
-                              "How long to wait for the reply", "DUR", g);
+    option(app, r, r.send, "--send",
+           "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)", "STRING", g);
+    option(app, r, r.expect, "--expect", "Ready only when the reply matches REGEX (POSIX extended)",
+           "REGEX", g);
+    option(app, r, r.expect_timeout, "--expect-timeout", "How long to wait for the reply", "DUR",
+           g);
     r.expect_timeout.opt->default_str("connect timeout");
 }
 
 void add_ping_flags(CLI::App& app, Raw& r) {
     const char* g = "Ping";
-    r.count =
-        option(app, "-c,--count", r.count.text,
-               "Ping mode: N probes per target, each a fresh connect (0: until stopped)", "N", g);
-    r.interval =
-        option(app, "-i,--interval", r.interval.text, "Ping mode: time between probes", "DUR", g);
+    option(app, r, r.count, "-c,--count",
+           "Ping mode: N probes per target, each a fresh connect (0: until stopped)", "N", g);
+    option(app, r, r.interval, "-i,--interval", "Ping mode: time between probes", "DUR", g);
     r.interval.opt->default_str(dur(core::k_probe_interval));
 }
 
 void add_network_flags(CLI::App& app, Raw& r) {
     const char* g = "Network";
-    app.add_flag("-4", r.only4, "IPv4 only")->group(g);
-    app.add_flag("-6", r.only6, "IPv6 only")->group(g);
-    r.source = option(app, "--source", r.source.text, "Bind this local address", "ADDR", g);
-    r.resolver = option(app, "--resolver", r.resolver.text,
-                        "Ask this DNS server instead of /etc/resolv.conf", "ADDR[:PORT]", g);
+    flag(app, r, r.only4, "-4", "IPv4 only", g);
+    flag(app, r, r.only6, "-6", "IPv6 only", g);
+    option(app, r, r.source, "--source", "Bind this local address", "ADDR", g);
+    option(app, r, r.resolver, "--resolver", "Ask this DNS server instead of /etc/resolv.conf",
+           "ADDR[:PORT]", g);
 }
 
 void add_output_flags(CLI::App& app, Raw& r) {
     const char* g = "Output";
-    app.add_flag("-j,--json", r.json, "JSON Lines, one event per line (same as --format json)")
-        ->group(g);
-    r.format = option(app, "--format", r.format.text,
-                      "human, json (JSON Lines) or prometheus (metrics at the end)", "FORMAT", g);
+    flag(app, r, r.json, "-j,--json", "JSON Lines, one event per line (same as --format json)", g);
+    option(app, r, r.format, "--format",
+           "human, json (JSON Lines) or prometheus (metrics at the end)", "FORMAT", g);
     r.format.opt->default_str("human");
-    r.metrics =
-        option(app, "--metrics-listen", r.metrics.text,
-               "Serve live Prometheus metrics at http://ADDR:PORT/metrics (:PORT: all addresses)",
-               "ADDR:PORT", g);
-    app.add_flag("-q,--quiet", r.quiet, "Print nothing but errors (no effect with --json)")
-        ->group(g);
-    app.add_flag("-v,--verbose", r.verbose, "Print every event (no summarising of repeats)")
-        ->group(g);
-    app.add_flag("--timestamps", r.timestamps,
-                 "Start each human line with the local time (default in watch mode when stdout "
-                 "is not a terminal)")
-        ->group(g);
-    app.add_flag("--no-timestamps", r.no_timestamps, "Do not start human lines with the time")
-        ->group(g);
-    r.color =
-        option(app, "--color", r.color.text, "Colour human output: auto|always|never", "WHEN", g);
+    option(app, r, r.metrics, "--metrics-listen",
+           "Serve live Prometheus metrics at http://ADDR:PORT/metrics (:PORT: all addresses)",
+           "ADDR:PORT", g);
+    flag(app, r, r.quiet, "-q,--quiet", "Print nothing but errors (no effect with --json)", g);
+    flag(app, r, r.verbose, "-v,--verbose", "Print every event (no summarising of repeats)", g);
+    flag(app, r, r.timestamps, "--timestamps",
+         "Start each human line with the local time (default in watch mode when stdout "
+         "is not a terminal)",
+         g);
+    flag(app, r, r.no_timestamps, "--no-timestamps", "Do not start human lines with the time", g);
+    option(app, r, r.color, "--color", "Colour human output: auto|always|never", "WHEN", g);
     r.color.opt->default_str("auto");
+}
+
+// Options that exclude each other. One given on the command line also sets aside the
+// environment's value of the others: with TCPRETRY_QUIET=1, -v is verbose, not an error.
+const std::vector<std::vector<std::string_view>> k_exclusive = {
+    {"--quiet", "--verbose"}, {"--timestamps", "--no-timestamps"}, {"--json", "--format"},
+    {"--once", "--attempts"}, {"--all", "--any", "--quorum"},      {"-4", "-6"},
+    {"--watch", "--count"}};
+
+// Whether the command line has its say on `opt`: given there, or one it excludes is.
+bool on_command_line(const CLI::App& app, const CLI::Option* opt) {
+    if (opt->count() > 0)
+        return true;
+    for (const auto& group : k_exclusive) {
+        if (std::find(group.begin(), group.end(), opt->get_name()) == group.end())
+            continue;
+        for (std::string_view other : group)
+            if (app.get_option(std::string(other))->count() > 0)
+                return true;
+    }
+    return false;
+}
+
+// The variable of an option of the table, or nothing for --help and --version.
+std::optional<std::string> variable(const Raw& r, const CLI::Option* opt) {
+    auto same = [opt](const auto* f) { return f->opt == opt; };
+    if (std::none_of(r.flags.begin(), r.flags.end(), same) &&
+        std::none_of(r.switches.begin(), r.switches.end(), same))
+        return std::nullopt;
+    return env_name(opt->get_name());
+}
+
+// Every variable, in the order of --help, then TCPRETRY_TARGETS.
+std::vector<std::string> variables(const CLI::App& app, const Raw& r) {
+    std::vector<std::string> names;
+    for (const CLI::Option* opt : app.get_options())
+        if (auto name = variable(r, opt))
+            names.push_back(*name);
+    names.emplace_back(k_env_targets);
+    return names;
+}
+
+// The TCPRETRY_ variables the command line leaves a say to, into `r` (an empty one is unset),
+// and TCPRETRY_TARGETS. A switch's false value leaves it off, as the default is, except that it
+// turns on a --no- twin (TCPRETRY_TIMESTAMPS=0 is --no-timestamps).
+std::optional<UsageError> apply_environment(const CLI::App& app, Raw& r, const Environment& env) {
+    auto value_of = [&](const CLI::Option* opt) -> const Environment::value_type* {
+        auto it = env.find(env_name(opt->get_name()));
+        if (it == env.end() || it->second.empty() || on_command_line(app, opt))
+            return nullptr;
+        return &*it;
+    };
+    for (Flag* f : r.flags)
+        if (const auto* v = value_of(f->opt)) {
+            f->text = v->second;
+            f->env = v->first;
+        }
+    for (Switch* s : r.switches) {
+        const auto* v = value_of(s->opt);
+        if (!v)
+            continue;
+        auto on = parse_switch(v->second);
+        if (!on)
+            return UsageError{v->first + ": invalid value " + quote(v->second) +
+                              " (a switch: 1, true, yes, 0, false or no)"};
+        Switch* set = s;
+        if (!*on) {
+            auto twin = std::find_if(r.switches.begin(), r.switches.end(), [s](const Switch* t) {
+                return t->opt->get_name() == "--no-" + s->opt->get_name().substr(2);
+            });
+            if (twin == r.switches.end())
+                continue;
+            set = *twin;
+        }
+        set->on = true;
+        set->env = v->first;
+    }
+    if (auto it = env.find(k_env_targets); it != env.end())
+        r.env_words = split_targets(it->second);
+    return std::nullopt;
 }
 
 // wait-for-it's "-h HOST -p PORT" habit: help and exit 0 would let an entrypoint
@@ -321,11 +427,11 @@ UsageError from_cli11(const CLI::ParseError& e) {
 }
 
 std::optional<UsageError> check_output(const Raw& r, Options& o) {
-    if (r.quiet && r.verbose)
-        return UsageError{"--quiet and --verbose exclude each other"};
-    if (r.timestamps && r.no_timestamps)
-        return UsageError{"--timestamps and --no-timestamps exclude each other"};
-    o.format = r.json ? Format::json : Format::human;
+    if (r.quiet.on && r.verbose.on)
+        return excluding(r.quiet, r.verbose);
+    if (r.timestamps.on && r.no_timestamps.on)
+        return excluding(r.timestamps, r.no_timestamps);
+    o.format = r.json.on ? Format::json : Format::human;
     if (r.format.given()) {
         if (r.format.text == "human")
             o.format = Format::human;
@@ -335,9 +441,9 @@ std::optional<UsageError> check_output(const Raw& r, Options& o) {
             o.format = Format::prometheus;
         else
             return invalid(r.format, "human, json or prometheus");
-        if (r.json && o.format != Format::json)
-            return UsageError{"--json and --format " + quote(r.format.text) +
-                              " contradict each other"};
+        if (r.json.on && o.format != Format::json)
+            return UsageError{r.json.name() + " and " + r.format.name() + " " +
+                              quote(r.format.text) + " contradict each other"};
     }
     if (r.metrics.given()) {
         const char* hint =
@@ -358,15 +464,15 @@ std::optional<UsageError> check_output(const Raw& r, Options& o) {
     }
     // JSON lines are the whole output: every event is a line, -q and -v change nothing.
     o.verbosity = o.format == Format::json ? Verbosity::normal
-                  : r.quiet                ? Verbosity::quiet
-                  : r.verbose              ? Verbosity::verbose
+                  : r.quiet.on             ? Verbosity::quiet
+                  : r.verbose.on           ? Verbosity::verbose
                                            : Verbosity::normal;
-    if (r.timestamps && o.format != Format::human)
-        return UsageError{"--timestamps has no effect with --format " +
+    if (r.timestamps.on && o.format != Format::human)
+        return UsageError{r.timestamps.name() + " has no effect with --format " +
                           std::string(o.format == Format::json ? "json" : "prometheus") +
                           " (it is for human output)"};
-    if (r.timestamps || r.no_timestamps)
-        o.timestamps = r.timestamps;
+    if (r.timestamps.on || r.no_timestamps.on)
+        o.timestamps = r.timestamps.on;
     if (!r.color.given() || r.color.text == "auto")
         o.color = ColorMode::automatic;
     else if (r.color.text == "always")
@@ -393,20 +499,21 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
             return invalid(r.count, "a whole number >= 0");
         o.mode = Mode::ping;
         o.count = *n;
-        if (r.watch)
-            return UsageError{"--count (ping mode) and --watch exclude each other"};
+        if (r.watch.on)
+            return UsageError{r.count.name() + " (ping mode) and " + r.watch.name() +
+                              " exclude each other"};
         if (!o.command.empty())
-            return UsageError{"-- COMMAND cannot be used with --count (ping mode)"};
+            return UsageError{"-- COMMAND cannot be used with " + r.count.name() + " (ping mode)"};
     }
     if (r.interval.given()) {
         if (o.mode != Mode::ping)
-            return UsageError{"--interval needs --count (ping mode)"};
+            return UsageError{r.interval.name() + " needs --count (ping mode)"};
         if (auto e = read_duration(r.interval, o.interval))
             return e;
         if (o.interval < std::chrono::milliseconds(1))
             return invalid(r.interval, "at least 1ms");
     }
-    if (!r.watch) {
+    if (!r.watch.on) {
         for (const Flag* f : {&r.stable_after, &r.keepalive, &r.recheck})
             if (auto e = unused(*f, "without --watch"))
                 return e;
@@ -415,17 +522,17 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
         for (const Flag* f : {&r.attempts, &r.initial, &r.max, &r.multiplier, &r.jitter, &r.quorum})
             if (auto e = unused(*f, "with --count (probes are not retried)"))
                 return e;
-        if (r.once || r.any)
-            return UsageError{std::string(r.once ? "--once" : "--any") +
+        if (r.once.on || r.any.on)
+            return UsageError{(r.once.on ? r.once : r.any).name() +
                               " has no effect with --count (probes are not retried)"};
     }
-    if (r.watch) {
+    if (r.watch.on) {
         o.mode = Mode::watch;
         o.backoff.initial = core::k_watch_initial_delay;
         o.backoff.max = core::k_watch_max_delay;
         if (!o.command.empty())
-            return UsageError{
-                "-- COMMAND cannot be used with --watch (a watch does not end in success)"};
+            return UsageError{"-- COMMAND cannot be used with " + r.watch.name() +
+                              " (a watch does not end in success)"};
     }
     if (r.stable_after.given()) {
         if (auto e = read_duration(r.stable_after, o.stable_after))
@@ -448,8 +555,9 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
 
 // Deadlines, attempts and the backoff.
 std::optional<UsageError> check_retry(const Raw& r, Options& o) {
-    if (r.all + r.any + r.quorum.given() > 1)
-        return UsageError{"--all, --any and --quorum exclude each other"};
+    if (r.all.on + r.any.on + r.quorum.given() > 1)
+        return UsageError{r.all.name() + ", " + r.any.name() + " and " + r.quorum.name() +
+                          " exclude each other"};
     if (r.timeout.given()) {
         Duration d;
         if (auto e = read_duration(r.timeout, d))
@@ -457,9 +565,9 @@ std::optional<UsageError> check_retry(const Raw& r, Options& o) {
         if (d > Duration::zero()) // 0: no deadline, as wait-for-it's -t 0
             o.timeout = d;
     }
-    if (r.once && r.attempts.given())
-        return UsageError{"--once and --attempts exclude each other"};
-    if (r.once)
+    if (r.once.on && r.attempts.given())
+        return excluding(r.once, r.attempts);
+    if (r.once.on)
         o.attempts = 1;
     if (r.attempts.given()) {
         auto n = parse_count(r.attempts.text);
@@ -483,8 +591,8 @@ std::optional<UsageError> check_retry(const Raw& r, Options& o) {
     o.backoff.max = std::max(o.backoff.max, core::k_min_delay);
     if (o.backoff.initial > o.backoff.max) {
         if (r.initial.given() && r.max.given())
-            return UsageError{"--initial-delay " + quote(r.initial.text) +
-                              " is above --max-delay " + quote(r.max.text)};
+            return UsageError{r.initial.name() + " " + quote(r.initial.text) + " is above " +
+                              r.max.name() + " " + quote(r.max.text)};
         // Only one was given: the other default moves to match it.
         if (r.initial.given())
             o.backoff.max = o.backoff.initial;
@@ -525,7 +633,7 @@ std::optional<UsageError> check_retry(const Raw& r, Options& o) {
 std::optional<UsageError> check_check(const Raw& r, Options& o) {
     if (!r.send.given() && !r.expect.given()) {
         if (r.expect_timeout.given())
-            return UsageError{"--expect-timeout needs --expect or --send"};
+            return UsageError{r.expect_timeout.name() + " needs --expect or --send"};
         return std::nullopt;
     }
     core::CheckOptions c;
@@ -549,18 +657,19 @@ std::optional<UsageError> check_check(const Raw& r, Options& o) {
 }
 
 std::optional<UsageError> check_network(const Raw& r, Options& o) {
-    if (r.only4 && r.only6)
-        return UsageError{"-4 and -6 exclude each other"};
-    if (r.only4)
+    if (r.only4.on && r.only6.on)
+        return excluding(r.only4, r.only6);
+    if (r.only4.on)
         o.family = core::Family::ipv4;
-    if (r.only6)
+    if (r.only6.on)
         o.family = core::Family::ipv6;
     if (r.source.given()) {
         auto addr = core::parse_numeric_address(r.source.text, 0);
         if (!addr)
             return invalid(r.source, "a numeric IP address");
         if (o.family && *o.family != addr->family())
-            return UsageError{"--source " + quote(r.source.text) + " does not match -4/-6"};
+            return UsageError{r.source.name() + " " + quote(r.source.text) + " does not match " +
+                              (r.only4.on ? r.only4 : r.only6).name()};
         o.source = addr;
         o.family = addr->family(); // only addresses the source can reach
     }
@@ -581,7 +690,7 @@ std::variant<std::string, UsageError> read_targets_file(const Flag& f) {
     }
     std::ifstream in(f.text);
     if (!in)
-        return UsageError{"--targets-file: cannot read " + quote(f.text) + ": " +
+        return UsageError{f.name() + ": cannot read " + quote(f.text) + ": " +
                           std::strerror(errno)};
     content << in.rdbuf();
     return content.str();
@@ -616,14 +725,24 @@ std::vector<std::string> duplicate_warnings(const std::vector<core::Target>& tar
     return warnings;
 }
 
-// The TARGETs (arguments, then --targets-file), their families, and --any/--quorum.
-std::optional<UsageError> check_targets(const Raw& r, Options& o) {
-    for (const std::string& text : r.words) {
+// Appends TARGET words to the plan; `source` names the words' origin in an error ("" for the
+// arguments).
+std::optional<UsageError> add_targets(const std::vector<std::string>& words,
+                                      std::string_view source, Options& o) {
+    for (const std::string& text : words) {
         auto parsed = core::parse_target(text);
         if (auto* e = std::get_if<core::TargetError>(&parsed))
-            return UsageError{e->message};
+            return UsageError{(source.empty() ? "" : std::string(source) + ": ") + e->message};
         o.targets.push_back(std::get<core::Target>(std::move(parsed)));
     }
+    return std::nullopt;
+}
+
+// The TARGETs (arguments, then --targets-file, then TCPRETRY_TARGETS), their families, and
+// --any/--quorum.
+std::optional<UsageError> check_targets(const Raw& r, Options& o) {
+    if (auto e = add_targets(r.words, "", o))
+        return e;
     if (r.targets_file.given()) {
         auto text = read_targets_file(r.targets_file);
         if (auto* e = std::get_if<UsageError>(&text))
@@ -638,11 +757,13 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
         for (auto& t : listed)
             o.targets.push_back(std::move(t));
         std::vector<core::Target>().swap(listed);
-        o.targets.shrink_to_fit(); // a fleet's list is kept for the whole run
-        if (o.targets.empty())
-            return UsageError{"no TARGET given (the --targets-file " + quote(r.targets_file.text) +
-                              " lists none)"};
     }
+    if (auto e = add_targets(r.env_words, k_env_targets, o))
+        return e;
+    o.targets.shrink_to_fit(); // a fleet's list is kept for the whole run
+    if (o.targets.empty())
+        return UsageError{"no TARGET given (the " + r.targets_file.name() + " " +
+                          quote(r.targets_file.text) + " lists none)"};
     for (const auto& t : o.targets) {
         if (t.numeric && o.family && t.numeric->family() != *o.family)
             return UsageError{"target " + quote(t.text) + " is " +
@@ -650,7 +771,7 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
                               std::string(core::family_name(*o.family)) +
                               " is allowed (-4/-6/--source)"};
     }
-    o.needed = r.any ? 1 : o.targets.size();
+    o.needed = r.any.on ? 1 : o.targets.size();
     if (r.quorum.given()) {
         auto n = parse_count(r.quorum.text);
         if (!n || *n == 0 || *n > o.targets.size())
@@ -738,6 +859,10 @@ std::optional<std::string> parse_resolver(std::string_view text) {
 }
 
 ParseResult parse_options(int argc, const char* const* argv) {
+    return parse_options(argc, argv, read_environment(environ));
+}
+
+ParseResult parse_options(int argc, const char* const* argv, const Environment& env) {
     // CLI11 would take everything after "--" as more TARGETs: split it off first.
     std::vector<std::string> args;
     Options o;
@@ -755,7 +880,6 @@ ParseResult parse_options(int argc, const char* const* argv) {
         return UsageError{"missing COMMAND after '--'"};
 
     CLI::App app{k_description, "tcpretry"};
-    app.footer(footer());
     auto formatter = std::make_shared<UsageFormatter>();
     formatter->column_width(34);
     app.formatter(formatter);
@@ -770,6 +894,7 @@ ParseResult parse_options(int argc, const char* const* argv) {
     add_ping_flags(app, raw);
     add_network_flags(app, raw);
     add_output_flags(app, raw);
+    app.footer(footer(variables(app, raw)));
 
     if (auto e = switch_with_value(app, args))
         return *e;
@@ -793,13 +918,25 @@ ParseResult parse_options(int argc, const char* const* argv) {
             return UsageError{"unknown option " + quote(a) + " (see --help)"};
         raw.words.push_back(a);
     }
-    if (raw.words.empty() && !raw.targets_file.given())
-        return UsageError{"no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])"};
+    if (auto e = apply_environment(app, raw, env))
+        return *e;
+    Environment excluded; // --help, --version
+    for (const CLI::Option* opt : app.get_options())
+        if (!variable(raw, opt))
+            excluded.emplace(env_name(opt->get_name()), opt->get_name());
+    auto env_warnings = unknown_variable_warnings(env, variables(app, raw), excluded);
+    if (raw.words.empty() && raw.env_words.empty() && !raw.targets_file.given()) {
+        std::string m = "no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])";
+        if (!env_warnings.empty()) // TCPRETRY_TARGET=db:5432 is the likely reason
+            m += "; " + env_warnings.front();
+        return UsageError{m};
+    }
 
     for (auto check :
          {check_output, check_network, check_mode, check_retry, check_check, check_targets})
         if (auto e = check(raw, o))
             return *e;
+    o.warnings.insert(o.warnings.begin(), env_warnings.begin(), env_warnings.end());
     return o;
 }
 

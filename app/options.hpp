@@ -1,6 +1,7 @@
 // The command line: flags and TARGETs become a validated plan, or a usage error.
 #pragma once
 
+#include "app/env.hpp"
 #include "app/outcome.hpp"
 #include "core/backoff.hpp"
 #include "core/connector.hpp"
@@ -68,7 +69,10 @@ struct EarlyExit {
 
 using ParseResult = std::variant<Options, UsageError, EarlyExit>;
 
+// The command line, and the TCPRETRY_ variables of the process (app/env.hpp): the first reads
+// `environ`, the second is given them.
 ParseResult parse_options(int argc, const char* const* argv);
+ParseResult parse_options(int argc, const char* const* argv, const Environment& env);
 
 // Pieces of the parser, exposed for tests.
 std::optional<std::string> parse_resolver(std::string_view text); // normalised "ADDR:PORT"

@@ -17,9 +17,11 @@ namespace {
 
 using Args = std::vector<std::string>;
 
+// No TCPRETRY_ variables: the shell running the tests cannot change what they see
+// (tests/unit/test_app_env.cpp gives them).
 ParseResult parse(const Args& args) {
     Argv argv(args);
-    return parse_options(argv.argc(), argv.argv());
+    return parse_options(argv.argc(), argv.argv(), Environment{});
 }
 
 Options parse_ok(const Args& args) {
