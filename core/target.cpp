@@ -1,9 +1,8 @@
 #include "core/target.hpp"
 
+#include "core/services.hpp"
+
 #include <algorithm>
-#include <arpa/inet.h>
-#include <array>
-#include <netdb.h>
 
 namespace tcpretry::core {
 
@@ -11,21 +10,6 @@ namespace {
 
 constexpr size_t k_max_name = 253;
 constexpr size_t k_max_label = 63;
-
-// Used when /etc/services is missing (slim container images lack the netbase package).
-struct Service {
-    std::string_view name;
-    uint16_t port;
-};
-constexpr std::array k_services{
-    Service{"ftp", 21},          Service{"ssh", 22},         Service{"telnet", 23},
-    Service{"smtp", 25},         Service{"domain", 53},      Service{"http", 80},
-    Service{"pop3", 110},        Service{"imap", 143},       Service{"ldap", 389},
-    Service{"https", 443},       Service{"submission", 587}, Service{"ldaps", 636},
-    Service{"imaps", 993},       Service{"pop3s", 995},      Service{"mysql", 3306},
-    Service{"postgresql", 5432}, Service{"amqp", 5672},      Service{"redis", 6379},
-    Service{"http-alt", 8080},   Service{"mongodb", 27017},
-};
 
 bool is_digits(std::string_view s) {
     return !s.empty() &&
@@ -149,16 +133,7 @@ std::optional<uint16_t> parse_port(std::string_view text) {
                          });
     if (!service_chars)
         return std::nullopt;
-    std::string name(text);
-    servent result{};
-    servent* found = nullptr;
-    char buf[1024];
-    if (getservbyname_r(name.c_str(), "tcp", &result, buf, sizeof buf, &found) == 0 && found)
-        return static_cast<uint16_t>(ntohs(static_cast<uint16_t>(found->s_port)));
-    for (const auto& s : k_services)
-        if (s.name == text)
-            return s.port;
-    return std::nullopt;
+    return service_port(text);
 }
 
 namespace {
