@@ -36,6 +36,7 @@ struct Resolver::Query {
     uint16_t port;
     Callback callback; // empty once cancelled
     evdns_request* request = nullptr;
+    Deferred failure{}; // a query that fails without asking (m_unconfigured): its callback
 };
 
 struct Resolver::Probe {
@@ -111,6 +112,16 @@ bool is_server_unreachable(int err) {
     }
 }
 
+ResolveResult no_resolv_conf_failure(const std::string& path, int err) {
+    ResolveResult r;
+    r.code = ErrorCode::resolver(EVUTIL_EAI_FAIL);
+    std::string why = err == ENOENT ? "is missing"
+                      : err != 0    ? "cannot be read (" + errno_message(err) + ")"
+                                    : "cannot be read";
+    r.message = "no DNS server to ask: " + path + " " + why + " (name one with --resolver)";
+    return r;
+}
+
 namespace {
 void free_dns(evdns_base* dns) {
     // Pending requests are dropped without callbacks; Query objects are freed by the map.
@@ -136,9 +147,15 @@ evdns_base* Resolver::dns() {
         }
     } else {
         // Search domains, ndots and timeouts from resolv.conf; hosts are ours (from_hosts).
-        // A missing resolv.conf leaves evdns asking 127.0.0.1, as the C library does.
-        evdns_base_resolv_conf_parse(m_dns.get(), DNS_OPTIONS_ALL & ~DNS_OPTION_HOSTSFILE,
-                                     "/etc/resolv.conf");
+        // evdns (like the C library) would ask 127.0.0.1 when the file cannot be opened
+        // (its result 1); a file without nameserver lines still means 127.0.0.1.
+        errno = 0;
+        int rc = evdns_base_resolv_conf_parse(m_dns.get(), DNS_OPTIONS_ALL & ~DNS_OPTION_HOSTSFILE,
+                                              m_resolv_conf_path.c_str());
+        if (rc == 1) {
+            m_unconfigured = no_resolv_conf_failure(m_resolv_conf_path, errno);
+            return m_dns.get();
+        }
     }
     for (int i = 0, n = evdns_base_count_nameservers(m_dns.get()); i < n; ++i) {
         auto p = std::make_unique<Probe>(Probe{this, {}, {}, nullptr});
@@ -169,6 +186,8 @@ Resolver::RequestId Resolver::resolve(const std::string& name, Family family, ui
     evdns_base* base = dns();
     if (!base)
         return 0;
+    if (m_unconfigured)
+        return fail_later(*m_unconfigured, std::move(cb));
     RequestId id = m_next_id++;
     auto query = std::make_unique<Query>(Query{this, id, family, port, std::move(cb)});
     Query* q = query.get();
@@ -185,10 +204,27 @@ Resolver::RequestId Resolver::resolve(const std::string& name, Family family, ui
     return id;
 }
 
+// A query that fails without asking: its callback runs from the loop, as an answer would.
+Resolver::RequestId Resolver::fail_later(ResolveResult failure, Callback cb) {
+    RequestId id = m_next_id++;
+    auto query = std::make_unique<Query>(Query{this, id, Family::ipv4, 0, std::move(cb)});
+    query->failure = m_loop.defer([this, id, failure = std::move(failure)] {
+        auto node = m_queries.extract(id);
+        Callback done = std::move(node.mapped()->callback);
+        done(failure);
+    });
+    m_queries.emplace(id, std::move(query));
+    return id;
+}
+
 void Resolver::cancel(RequestId id) {
     auto it = m_queries.find(id);
     if (it == m_queries.end() || !it->second->callback)
         return;
+    if (!it->second->request) {
+        m_queries.erase(it); // a fail_later query: its deferred call goes with it
+        return;
+    }
     it->second->callback = nullptr;
     evdns_cancel_request(m_dns.get(), it->second->request);
     query_settled();

@@ -45,6 +45,12 @@ ResolveResult server_unreachable_failure(const std::string& server, int err);
 // Whether a probe's errno says the server cannot be asked (refused, unreachable).
 bool is_server_unreachable(int err);
 
+// The failure of every DNS query when there is no resolver configuration to read: no
+// --resolver, and `path` ("/etc/resolv.conf") could not be opened with errno `err`. (The C
+// library and evdns would ask 127.0.0.1 then; in a scratch image that is never what was
+// meant, so tcpretry says what is missing instead.)
+ResolveResult no_resolv_conf_failure(const std::string& path, int err);
+
 class Resolver {
   public:
     using Callback = std::function<void(ResolveResult)>;
@@ -62,7 +68,9 @@ class Resolver {
     std::optional<std::vector<SockAddr>> local_lookup(const std::string& name) const;
 
     // Ask DNS; the callback runs later from the loop, never from inside this call, and
-    // never after cancel(). Returns 0 if the query could not even be started.
+    // never after cancel(). Returns 0 if the query could not even be started. Without a
+    // nameserver and without a readable resolv.conf, every query fails
+    // (no_resolv_conf_failure), also from the loop.
     RequestId resolve(const std::string& name, Family family, uint16_t port, Callback cb);
     void cancel(RequestId id);
 
@@ -72,6 +80,7 @@ class Resolver {
     static void on_reply(int result, char type, int count, int ttl, void* addresses, void* arg);
     static void on_probe(evutil_socket_t fd, short what, void* arg);
     evdns_base* dns();
+    RequestId fail_later(ResolveResult failure, Callback cb);
     void start_probes();
     void start_probe(Probe& p);
     void probe_done(Probe& p, short what);
@@ -83,6 +92,8 @@ class Resolver {
     std::optional<std::string> m_nameserver;
     std::unique_ptr<evdns_base, void (*)(evdns_base*)> m_dns;
     std::string m_hosts_path = "/etc/hosts";
+    std::string m_resolv_conf_path = "/etc/resolv.conf";
+    std::optional<ResolveResult> m_unconfigured; // why no query can be asked, once known
     RequestId m_next_id = 1;
     // Every query lives here until evdns has called back, even after a cancel: evdns still
     // delivers a cancelled query's callback (DNS_ERR_CANCEL), later, from the loop.
