@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the fully static tcpretry: build-static/tcpretry, a Release build linked with
+# -DTCPRETRY_STATIC=ON (glibc, libstdc++, libevent, OpenSSL: Debian's archives), stripped in
+# place. It runs anywhere Linux x86-64 runs: in scratch, distroless or Alpine images, with no
+# /etc at all (see docs/recipes.md).
+#
+#   scripts/build-static.sh          prints the binary's path on stdout, the rest on stderr
+#
+# Environment: TCPRETRY_STATIC_BUILD_DIR (default build-static/) is the CMake build directory.
+# Fails when the result is not static, or when the link warned that the C library would load
+# NSS modules or shared objects at run time (getaddrinfo, getservbyname, dlopen...).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${TCPRETRY_STATIC_BUILD_DIR:-$root/build-static}
+
+"$root/scripts/deps.sh" build >&2
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTCPRETRY_STATIC=ON \
+      -DTCPRETRY_BUILD_TESTS=OFF >&2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Linked afresh each time, so the link's warnings are seen (a stripped binary is not what the
+# build made, and make would otherwise keep it).
+rm -f "$build/tcpretry"
+cmake --build "$build" --target tcpretry -j "$(nproc)" 2>&1 | tee "$log" >&2
+bin=$build/tcpretry
+if grep -E "in statically linked applications requires at runtime" "$log" >&2; then
+  echo "build-static.sh: the static link would need the C library's shared parts at run time" >&2
+  exit 1
+fi
+strip --strip-all --remove-section=.comment "$bin"
+if command -v file >/dev/null; then
+  file "$bin" | grep -q 'statically linked' ||
+    { echo "build-static.sh: $bin is not static: $(file "$bin")" >&2; exit 1; }
+fi
+if ldd "$bin" >/dev/null 2>&1; then
+  echo "build-static.sh: ldd sees shared libraries in $bin" >&2
+  exit 1
+fi
+echo "build-static.sh: $bin, $(stat -c %s "$bin") bytes, stripped" >&2
+echo "$bin"
