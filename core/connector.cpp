@@ -23,13 +23,17 @@ std::size_t slot(Family f) {
 
 // One address's connect: its socket and the watch for writability.
 struct Connector::Attempt {
+    Attempt(Connector* c, const SockAddr& a, Endpoint p, TimePoint t, UniqueFd f)
+        : owner(c), address(a), peer(std::move(p)), started(t), fd(std::move(f)) {}
+
     Connector* owner;
     SockAddr address;
+    Endpoint peer; // the address as events show it: formatted once, for every event
     TimePoint started;
     UniqueFd fd;
-    EventPtr watch;
+    WriteWatch watch; // cancelled before the fd closes (declared after it)
 
-    static void on_event(evutil_socket_t, short, void* arg) noexcept {
+    static void on_writable(void* arg) noexcept {
         auto* self = static_cast<Attempt*>(arg);
         self->owner->on_writable(self);
     }
@@ -67,7 +71,7 @@ struct Connector::Round {
     std::optional<TimePoint> pace_until;
 
     // State checking: the winner and its check.
-    SockAddr winner;
+    Endpoint winner;
     SockAddr winner_local; // our end of it
     TimePoint winner_started{};
     Duration connect_duration{};
@@ -269,7 +273,7 @@ void Connector::on_pace() {
     start_addresses();
 }
 
-void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorClass error,
+void Connector::report_failure(const Endpoint& peer, TimePoint started, ErrorClass error,
                                ErrorCode code, std::string message, bool fatal,
                                std::string received) {
     Round& r = *m_current;
@@ -277,7 +281,7 @@ void Connector::report_failure(const SockAddr& addr, TimePoint started, ErrorCla
         ++r.fatal;
     r.last_error = error;
     Event e = make_event(EventType::failed);
-    e.address = to_endpoint(addr);
+    e.address = peer;
     e.error = error;
     e.code = code;
     e.message = std::move(message);
@@ -298,15 +302,16 @@ void Connector::connect_to(const SockAddr& addr) {
         gate->in_flight() > (m_current->holds_slot ? 1U : 0U))
         return suspend_round(addr, socket_err);
 
+    Endpoint peer = to_endpoint(addr);
     Event e = make_event(EventType::attempt);
-    e.address = to_endpoint(addr);
+    e.address = peer;
     emit(e);
     if (!m_current)
         return; // stopped by the sink
 
     auto sys_failure = [&](int err) {
         m_current->eyeballs.failed();
-        report_failure(addr, started, classify_errno(err), ErrorCode::sys(err), errno_message(err),
+        report_failure(peer, started, classify_errno(err), ErrorCode::sys(err), errno_message(err),
                        connect_step(err) == ConnectStep::fatal);
     };
     if (!fd)
@@ -322,12 +327,12 @@ void Connector::connect_to(const SockAddr& addr) {
     if (connect_step(err) != ConnectStep::connecting)
         return sys_failure(err);
 
-    auto attempt = std::make_unique<Attempt>(Attempt{this, addr, started, std::move(fd), nullptr});
-    // Never EV_PERSIST: a connected socket stays writable and the callback would spin.
-    attempt->watch.reset(
-        event_new(m_loop.base(), attempt->fd.get(), EV_WRITE, &Attempt::on_event, attempt.get()));
-    if (!attempt->watch || event_add(attempt->watch.get(), nullptr) != 0)
+    auto attempt = std::make_unique<Attempt>(this, addr, std::move(peer), started, std::move(fd));
+    if (!attempt->watch.arm(m_loop, attempt->fd.get(), &Attempt::on_writable, attempt.get())) {
+        peer = std::move(attempt->peer);
+        attempt.reset();
         return sys_failure(ENOMEM);
+    }
     m_current->attempts.push_back(std::move(attempt));
     m_current->eyeballs.started(Clock::now());
 }
@@ -400,23 +405,23 @@ template <class T> std::unique_ptr<T> take(std::vector<std::unique_ptr<T>>& from
 void Connector::attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode code,
                                std::string message, bool fatal) {
     std::unique_ptr<Attempt> owned = take(m_current->attempts, attempt);
-    owned->watch.reset();
+    owned->watch.cancel();
     owned->fd.reset();
     m_current->eyeballs.failed(); // the next address starts at once, not after the stagger
-    report_failure(owned->address, owned->started, error, code, std::move(message), fatal);
+    report_failure(owned->peer, owned->started, error, code, std::move(message), fatal);
     start_addresses();
 }
 
 void Connector::succeed(Attempt* attempt, const SockAddr& local) {
     Round& r = *m_current;
     std::unique_ptr<Attempt> winner = take(r.attempts, attempt);
-    winner->watch.reset();
+    winner->watch.cancel();
     r.connect_duration = Clock::now() - winner->started;
     r.end_connecting(); // the other addresses and queries end silently; the slot is free
     r.winner_local = local;
     if (!m_options->check)
-        return hand_on(winner->address, std::move(winner->fd), 0);
-    r.winner = winner->address;
+        return hand_on(std::move(winner->peer), std::move(winner->fd), 0);
+    r.winner = std::move(winner->peer);
     r.winner_started = winner->started;
     r.check = make_check(m_loop, *m_options->check);
     r.check_start = Clock::now();
@@ -429,24 +434,24 @@ void Connector::succeed(Attempt* attempt, const SockAddr& local) {
 void Connector::on_check_done(CheckOutcome outcome) {
     Round& r = *m_current;
     if (outcome.passed)
-        return hand_on(r.winner, std::move(outcome.fd), outcome.bytes_read);
+        return hand_on(std::move(r.winner), std::move(outcome.fd), outcome.bytes_read);
     report_failure(r.winner, r.winner_started, outcome.error, outcome.code,
                    std::move(outcome.message), false, std::move(outcome.received));
     if (m_current)
         fail_round(outcome.error);
 }
 
-void Connector::hand_on(const SockAddr& address, UniqueFd fd, uint64_t bytes_read) {
+void Connector::hand_on(Endpoint peer, UniqueFd fd, uint64_t bytes_read) {
     TimePoint now = Clock::now();
     const Round& r = *m_current;
     Event e = make_event(EventType::connected);
-    e.address = to_endpoint(address);
+    e.address = std::move(peer);
     e.local = to_endpoint(r.winner_local);
     e.duration = r.connect_duration;
     if (m_options->check)
         e.check = now - r.check_start;
     e.waited = now - *m_first_round_start;
-    m_current.reset(); // the round is over (`address` may have been its: not used below)
+    m_current.reset(); // the round is over
     m_state = State::connected;
     m_failed_streak = 0;
     emit(e);
@@ -496,10 +501,10 @@ void Connector::on_round_timeout() {
     m_current->attempts.clear();
     const unsigned tried = m_current->eyeballs.tried();
     for (auto& a : in_flight) {
-        a->watch.reset();
+        a->watch.cancel();
         a->fd.reset();
-        report_failure(a->address, a->started, ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT),
-                       message, false);
+        report_failure(a->peer, a->started, ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT), message,
+                       false);
         if (!m_current)
             return;
     }

@@ -116,11 +116,11 @@ class Connector {
     void on_writable(Attempt* attempt);
     void attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode code, std::string message,
                         bool fatal);
-    void report_failure(const SockAddr& addr, TimePoint started, ErrorClass error, ErrorCode code,
+    void report_failure(const Endpoint& peer, TimePoint started, ErrorClass error, ErrorCode code,
                         std::string message, bool fatal, std::string received = {});
     void succeed(Attempt* attempt, const SockAddr& local);
     void on_check_done(CheckOutcome outcome);
-    void hand_on(const SockAddr& address, UniqueFd fd, uint64_t bytes_read);
+    void hand_on(Endpoint peer, UniqueFd fd, uint64_t bytes_read);
     void check_round_over();
     void fail_resolution();
     void on_round_timeout();

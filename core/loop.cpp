@@ -1,7 +1,12 @@
 #include "core/loop.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <new>
+#include <optional>
 #include <stdexcept>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include <utility>
 
@@ -26,6 +31,12 @@ Loop::Loop() {
     // Made once, here, so that defer() cannot fail inside a callback.
     m_deferred_event.reset(event_new(m_base.get(), -1, 0, &Loop::on_deferred, this));
     if (!m_deferred_event)
+        throw std::runtime_error("cannot create the event loop");
+    m_watch_fd.reset(epoll_create1(EPOLL_CLOEXEC));
+    if (m_watch_fd)
+        m_watch_event.reset(event_new(m_base.get(), m_watch_fd.get(), EV_READ | EV_PERSIST,
+                                      &Loop::on_watches, this));
+    if (!m_watch_event)
         throw std::runtime_error("cannot create the event loop");
 }
 
@@ -115,6 +126,123 @@ bool Deferred::pending() const noexcept {
         return false;
     const Loop::Job* job = m_loop->find_job(m_id);
     return job && job->fn;
+}
+
+namespace {
+
+uint64_t watch_token(uint32_t index, uint32_t generation) {
+    return (uint64_t{generation} << 32) | index;
+}
+
+} // namespace
+
+// The slot of an armed watch, or null (a stale token: cancelled or fired).
+const Loop::WatchSlot* Loop::watch_slot(uint64_t token) const noexcept {
+    auto index = static_cast<uint32_t>(token);
+    auto generation = static_cast<uint32_t>(token >> 32);
+    if (index >= m_watch_slots.size())
+        return nullptr;
+    const WatchSlot& slot = m_watch_slots[index];
+    return slot.fn && slot.generation == generation ? &slot : nullptr;
+}
+
+// A free slot's index (a new slot when none is free), or nullopt when out of memory.
+std::optional<uint32_t> Loop::take_watch_slot() noexcept {
+    if (!m_free_watch_slots.empty()) {
+        uint32_t index = m_free_watch_slots.back();
+        m_free_watch_slots.pop_back();
+        return index;
+    }
+    try {
+        // Room for every slot in the free list, so that dropping a watch cannot throw.
+        if (m_free_watch_slots.capacity() <= m_watch_slots.size())
+            m_free_watch_slots.reserve(2 * m_watch_slots.size() + 16);
+        m_watch_slots.emplace_back();
+    } catch (const std::bad_alloc&) {
+        return std::nullopt;
+    }
+    return static_cast<uint32_t>(m_watch_slots.size() - 1);
+}
+
+bool Loop::add_watch(int fd, WriteWatch::Callback fn, void* arg, uint64_t& token) noexcept {
+    std::optional<uint32_t> index = take_watch_slot();
+    if (!index)
+        return false;
+    WatchSlot& slot = m_watch_slots[*index];
+    epoll_event ev{};
+    ev.events = EPOLLOUT | EPOLLONESHOT;
+    ev.data.u64 = watch_token(*index, slot.generation);
+    // Added to libevent only while a watch is armed: run() returns when nothing else is
+    // pending. A socket watched before (fired or cancelled, not closed) is still in the set.
+    if ((m_armed_watches == 0 && event_add(m_watch_event.get(), nullptr) != 0) ||
+        (epoll_ctl(m_watch_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0 &&
+         (errno != EEXIST || epoll_ctl(m_watch_fd.get(), EPOLL_CTL_MOD, fd, &ev) != 0))) {
+        m_free_watch_slots.push_back(*index);
+        if (m_armed_watches == 0)
+            event_del(m_watch_event.get());
+        return false;
+    }
+    ++m_armed_watches;
+    slot.fn = fn;
+    slot.arg = arg;
+    token = ev.data.u64;
+    return true;
+}
+
+// The slot is free for the next watch, under a new generation. The socket stays in the set
+// until it is closed (disarmed, or about to be: the kernel drops it with its last close).
+void Loop::drop_watch(uint64_t token) noexcept {
+    if (!watch_slot(token))
+        return;
+    auto index = static_cast<uint32_t>(token);
+    WatchSlot& slot = m_watch_slots[index];
+    slot.fn = nullptr;
+    slot.arg = nullptr;
+    ++slot.generation;
+    m_free_watch_slots.push_back(index); // reserved in add_watch: cannot throw
+    if (--m_armed_watches == 0)
+        event_del(m_watch_event.get());
+}
+
+void Loop::on_watches(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Loop*>(arg)->run_watches();
+}
+
+// One batch; the set stays readable while more are ready, so libevent calls again.
+void Loop::run_watches() noexcept {
+    std::array<epoll_event, 256> ready;
+    int n = epoll_wait(m_watch_fd.get(), ready.data(), static_cast<int>(ready.size()), 0);
+    for (int i = 0; i < n; ++i) {
+        // A callback may cancel watches whose readiness is later in this batch: looked up
+        // again each time, a cancelled one is skipped.
+        const uint64_t token = ready[static_cast<std::size_t>(i)].data.u64;
+        const WatchSlot* slot = watch_slot(token);
+        if (!slot)
+            continue;
+        WriteWatch::Callback fn = slot->fn;
+        void* fn_arg = slot->arg;
+        drop_watch(token); // fired: disarmed for good (EPOLLONESHOT)
+        fn(fn_arg);
+    }
+}
+
+bool WriteWatch::arm(Loop& loop, int fd, Callback fn, void* arg) noexcept {
+    cancel();
+    uint64_t token = 0;
+    if (!loop.add_watch(fd, fn, arg, token))
+        return false;
+    m_loop = &loop;
+    m_token = token;
+    return true;
+}
+
+void WriteWatch::cancel() noexcept {
+    if (Loop* loop = std::exchange(m_loop, nullptr))
+        loop->drop_watch(std::exchange(m_token, 0));
+}
+
+bool WriteWatch::armed() const noexcept {
+    return m_loop && m_loop->watch_slot(m_token);
 }
 
 Timer::Timer(Loop& loop, std::function<void()> fn) : m_loop(loop), m_fn(std::move(fn)) {}

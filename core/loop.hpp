@@ -1,5 +1,5 @@
-// RAII around libevent: the loop, events, timers and deferred functions. Callbacks are noexcept
-// trampolines: cast the void*, call a member, return.
+// RAII around libevent: the loop, events, timers, write watches and deferred functions.
+// Callbacks are noexcept trampolines: cast the void*, call a member, return.
 #pragma once
 
 #include "core/clock.hpp"
@@ -9,6 +9,8 @@
 #include <event2/event.h>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace tcpretry::core {
 
@@ -49,6 +51,33 @@ class UniqueFd {
 };
 
 class Loop;
+
+// A wait for a connecting socket to turn writable (connected, or failed: SO_ERROR says),
+// once. It lives in an epoll set of the Loop's own, not libevent's: closing the socket is
+// what takes it out of that set, so a watch costs one epoll_ctl (ADD), where a libevent event
+// costs two (it removes every event it fires or frees with an epoll_ctl DEL). Cancelling a
+// watch or letting it fire disarms it for good; the socket may then be closed or kept.
+// The callback never runs after cancel() or destruction. A watch must not outlive its Loop.
+class WriteWatch {
+  public:
+    using Callback = void (*)(void* arg) noexcept;
+
+    WriteWatch() = default;
+    ~WriteWatch() { cancel(); }
+    WriteWatch(const WriteWatch&) = delete;
+    WriteWatch& operator=(const WriteWatch&) = delete;
+
+    // Calls fn(arg) from the loop once `fd` is writable or has an error. A watch that is
+    // armed is re-armed. False when the kernel refuses (out of memory): nothing is armed.
+    bool arm(Loop& loop, int fd, Callback fn, void* arg) noexcept;
+    void cancel() noexcept;
+    // Armed and not yet fired (false inside the callback).
+    bool armed() const noexcept;
+
+  private:
+    Loop* m_loop = nullptr;
+    uint64_t m_token = 0;
+};
 
 // A function deferred to the loop (Loop::defer). Destroying or reassigning the handle cancels
 // the function if it has not run yet, so an owner that holds it may be destroyed first. A
@@ -100,6 +129,7 @@ class Loop {
 
   private:
     friend class Deferred;
+    friend class WriteWatch;
     struct Job {
         uint64_t id;
         std::function<void()> fn; // empty once cancelled
@@ -108,11 +138,31 @@ class Loop {
     void run_deferred() noexcept;
     Job* find_job(uint64_t id) noexcept;
 
+    // WriteWatch's set: the epoll data of a watch is a token, its slot's index and
+    // generation, so that a stale readiness (a watch cancelled while the batch that reports
+    // it is being run) finds a newer generation and is dropped.
+    struct WatchSlot {
+        uint32_t generation = 0;
+        WriteWatch::Callback fn = nullptr; // null while the slot is free
+        void* arg = nullptr;
+    };
+    std::optional<uint32_t> take_watch_slot() noexcept;
+    bool add_watch(int fd, WriteWatch::Callback fn, void* arg, uint64_t& token) noexcept;
+    void drop_watch(uint64_t token) noexcept;
+    const WatchSlot* watch_slot(uint64_t token) const noexcept;
+    static void on_watches(evutil_socket_t, short, void* arg) noexcept;
+    void run_watches() noexcept;
+
     EventBasePtr m_base;
     EventPtr m_deferred_event;
     std::deque<Job> m_jobs; // ids ascending
     uint64_t m_next_id = 1;
     bool m_running_jobs = false;
+    UniqueFd m_watch_fd;    // the epoll set
+    EventPtr m_watch_event; // libevent's read watch on it
+    std::vector<WatchSlot> m_watch_slots;
+    std::vector<uint32_t> m_free_watch_slots;
+    std::size_t m_armed_watches = 0;
 };
 
 // A one-shot timer that calls a function; re-arming replaces the pending expiry. The libevent

@@ -1,14 +1,17 @@
-// The Loop and its Timer and defer(): when functions run, in what order, and what a
+// The Loop and its Timer, WriteWatch and defer(): when functions run, in what order, and what a
 // cancelled or destroyed owner leaves behind. All on the real libevent loop.
 #include "core/loop.hpp"
 
 #include "support.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <doctest/doctest.h>
+#include <functional>
 #include <memory>
 #include <string>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 using namespace tcpretry::core;
@@ -270,4 +273,153 @@ TEST_CASE("Loop: run() returns once deferred functions ran and nothing else is p
     CHECK(run_until(
         loop, [&] { return ran == 1; }, 100ms));
     run_for(loop, 1ms);
+}
+
+namespace {
+
+// Records which watches ran, in order.
+struct WatchLog {
+    std::vector<std::string> ran;
+};
+
+struct Named {
+    WatchLog* log;
+    std::string name;
+    std::function<void()> then; // runs inside the callback, after it is recorded
+    static void on_writable(void* arg) noexcept {
+        auto* self = static_cast<Named*>(arg);
+        self->log->ran.push_back(self->name);
+        if (self->then)
+            self->then();
+    }
+};
+
+struct SocketPair {
+    UniqueFd a, b;
+};
+
+SocketPair socket_pair() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Fills the socket's send buffer: it is not writable until the peer reads.
+void fill(int fd) {
+    std::string chunk(65536, 'x');
+    while (::write(fd, chunk.data(), chunk.size()) > 0) {
+    }
+}
+
+} // namespace
+
+TEST_CASE("WriteWatch: a connecting socket's watch fires once, when it connects") {
+    Watchdog dog(10);
+    Loop loop;
+    UniqueFd listener = tcpretry::test::listening_v4_socket();
+    SockAddr to = tcpretry::test::loopback_v4(tcpretry::test::local_port_of(listener.get()));
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    REQUIRE(fd);
+    int rc = ::connect(fd.get(), to.get(), to.length);
+    REQUIRE((rc == 0 || errno == EINPROGRESS));
+
+    WatchLog log;
+    WriteWatch watch;
+    bool armed_inside = true;
+    Named n{&log, "connected", [&] { armed_inside = watch.armed(); }};
+    REQUIRE(watch.arm(loop, fd.get(), &Named::on_writable, &n));
+    CHECK(watch.armed());
+    loop.run(); // returns once the watch fired: nothing else is pending
+    CHECK(log.ran == std::vector<std::string>{"connected"});
+    CHECK_FALSE(armed_inside);
+    CHECK_FALSE(watch.armed());
+    int err = -1;
+    socklen_t len = sizeof err;
+    REQUIRE(::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) == 0);
+    CHECK(err == 0);
+    run_for(loop, 20ms); // still writable, but fired once only
+    CHECK(log.ran.size() == 1);
+}
+
+TEST_CASE("WriteWatch: cancelled or destroyed, it never fires; it may be armed again") {
+    Watchdog dog(10);
+    Loop loop;
+    SocketPair p = socket_pair(); // writable at once
+    WatchLog log;
+    Named n{&log, "a", nullptr};
+    SUBCASE("cancel()") {
+        WriteWatch watch;
+        REQUIRE(watch.arm(loop, p.a.get(), &Named::on_writable, &n));
+        watch.cancel();
+        CHECK_FALSE(watch.armed());
+        watch.cancel(); // twice is harmless
+        run_for(loop, 20ms);
+        CHECK(log.ran.empty());
+        SUBCASE("armed again on the same socket (still in the set): fires once") {
+            REQUIRE(watch.arm(loop, p.a.get(), &Named::on_writable, &n));
+            loop.run();
+            CHECK(log.ran == std::vector<std::string>{"a"});
+        }
+    }
+    SUBCASE("destroyed") {
+        auto watch = std::make_unique<WriteWatch>();
+        REQUIRE(watch->arm(loop, p.a.get(), &Named::on_writable, &n));
+        watch.reset();
+        run_for(loop, 20ms);
+        CHECK(log.ran.empty());
+    }
+    SUBCASE("re-armed while armed: fires once") {
+        WriteWatch watch;
+        REQUIRE(watch.arm(loop, p.a.get(), &Named::on_writable, &n));
+        REQUIRE(watch.arm(loop, p.a.get(), &Named::on_writable, &n));
+        loop.run();
+        CHECK(log.ran == std::vector<std::string>{"a"});
+    }
+}
+
+TEST_CASE("WriteWatch: not writable, no call; writable later, one call") {
+    Watchdog dog(10);
+    Loop loop;
+    SocketPair p = socket_pair();
+    fill(p.a.get());
+    WatchLog log;
+    Named n{&log, "a", nullptr};
+    WriteWatch watch;
+    REQUIRE(watch.arm(loop, p.a.get(), &Named::on_writable, &n));
+    run_for(loop, 30ms);
+    CHECK(log.ran.empty());
+    CHECK(watch.armed());
+    std::string sink(1 << 20, '\0');
+    while (::read(p.b.get(), sink.data(), sink.size()) > 0) {
+    }
+    CHECK(run_until(loop, [&] { return !log.ran.empty(); }));
+    CHECK(log.ran == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("WriteWatch: a callback that cancels another ready watch: that one never runs") {
+    // Both are ready in the same batch. The first to run cancels the other and reuses its
+    // watch on a socket that is not writable: the other's readiness, still in the batch,
+    // must reach neither the cancelled callback nor the new one.
+    Watchdog dog(10);
+    Loop loop;
+    SocketPair p1 = socket_pair(), p2 = socket_pair(), p3 = socket_pair();
+    fill(p3.a.get());
+    WatchLog log;
+    WriteWatch w1, w2;
+    Named late{&log, "late", nullptr};
+    Named n1{&log, "1", nullptr}, n2{&log, "2", nullptr};
+    n1.then = [&] {
+        w2.cancel();
+        CHECK(w2.arm(loop, p3.a.get(), &Named::on_writable, &late)); // noexcept: no REQUIRE
+    };
+    n2.then = [&] {
+        w1.cancel();
+        CHECK(w1.arm(loop, p3.a.get(), &Named::on_writable, &late));
+    };
+    REQUIRE(w1.arm(loop, p1.a.get(), &Named::on_writable, &n1));
+    REQUIRE(w2.arm(loop, p2.a.get(), &Named::on_writable, &n2));
+    run_for(loop, 30ms);
+    REQUIRE(log.ran.size() == 1);
+    CHECK((log.ran[0] == "1" || log.ran[0] == "2"));
+    CHECK((w1.armed() != w2.armed())); // the one on the full socket waits
 }
