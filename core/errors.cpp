@@ -1,6 +1,7 @@
 #include "core/errors.hpp"
 
 #include "core/event.hpp"
+#include "core/tls_names.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -124,6 +125,10 @@ std::string_view error_code_name(ErrorCode code) {
         return {};
     case ErrorCode::Domain::resolver:
         return resolver_code_name(code.value);
+    case ErrorCode::Domain::tls:
+        return tls_error_code_name(code.value);
+    case ErrorCode::Domain::x509:
+        return x509_verify_error_name(code.value);
     case ErrorCode::Domain::sys:
         break;
     }

@@ -32,18 +32,22 @@ enum class ErrorClass {
 ErrorClass classify_errno(int err);
 std::string_view error_class_name(ErrorClass c);
 
-// An error code and where it came from: the kernel (errno) or the resolver (EAI_*).
+// An error code and where it came from: the kernel (errno), the resolver (EAI_*), OpenSSL's
+// TLS layer (a packed ERR_PACK(lib, 0, reason)) or its certificate verification (X509_V_ERR_*).
 struct ErrorCode {
-    enum class Domain { none, sys, resolver };
+    enum class Domain { none, sys, resolver, tls, x509 };
     Domain domain = Domain::none;
     int value = 0;
 
     static ErrorCode sys(int err) { return {Domain::sys, err}; }
     static ErrorCode resolver(int eai) { return {Domain::resolver, eai}; }
+    static ErrorCode tls(int packed) { return {Domain::tls, packed}; }
+    static ErrorCode x509(int verify_result) { return {Domain::x509, verify_result}; }
     explicit operator bool() const { return domain != Domain::none; }
 };
 
-// Symbolic name: "ECONNREFUSED", "EAI_NONAME"; empty when there is none.
+// Symbolic name: "ECONNREFUSED", "EAI_NONAME", "SSL_R_WRONG_VERSION_NUMBER",
+// "X509_V_ERR_CERT_HAS_EXPIRED"; empty when there is none.
 std::string_view error_code_name(ErrorCode code);
 
 // Short human words for an errno, lower case: "connection refused".
