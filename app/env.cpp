@@ -98,13 +98,16 @@ std::vector<std::string> split_targets(std::string_view text) {
 }
 
 bool is_reserved(std::string_view name) {
-    // scripts/package.sh and tests/integration/test_package.py read TCPRETRY_PACKAGE_*; the
-    // others are the build's CMake options, which a build environment may export.
-    if (name.rfind("TCPRETRY_PACKAGE_", 0) == 0)
-        return true;
+    // The scripts and tests read TCPRETRY_PACKAGE_* (scripts/package.sh, test_package.py) and
+    // TCPRETRY_STATIC_* (scripts/build-static.sh); TCPRETRY_TEST_* is kept for tests; the rest
+    // are the build's CMake options, which a build environment may export. No option's
+    // variable starts like these (a unit test checks).
+    for (std::string_view prefix :
+         {"TCPRETRY_PACKAGE_", "TCPRETRY_STATIC_", "TCPRETRY_BUILD_", "TCPRETRY_TEST_"})
+        if (name.rfind(prefix, 0) == 0)
+            return true;
     for (std::string_view option :
-         {"TCPRETRY_STATIC", "TCPRETRY_STATIC_CXX_RUNTIME", "TCPRETRY_WERROR", "TCPRETRY_SANITIZE",
-          "TCPRETRY_FUZZ", "TCPRETRY_BUILD_TESTS"})
+         {"TCPRETRY_STATIC", "TCPRETRY_WERROR", "TCPRETRY_SANITIZE", "TCPRETRY_FUZZ"})
         if (name == option)
             return true;
     return false;
