@@ -184,7 +184,7 @@ class Values(harness.TestCase):
         server = self.server()
         for value, stamped in (("0", False), ("1", True)):
             with self.subTest(value=value):
-                r = run("--watch", "-t", "0.3s", server.target, TCPRETRY_TIMESTAMPS=value)
+                r = run("--watch", "-t", "2s", server.target, TCPRETRY_TIMESTAMPS=value)
                 self.assertExit(r, 0)
                 first = r.stdout.splitlines()[0]
                 self.assertEqual(bool(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", first)),
@@ -216,6 +216,16 @@ class UnknownVariables(harness.TestCase):
         self.assertExit(r, 0)
         self.assertEqual(r.stderr, "tcpretry: warning: TCPRETRY_TIMOUT is not a tcpretry "
                                    "variable; ignored (did you mean TCPRETRY_TIMEOUT?)\n")
+
+    def test_with_json_the_warning_is_an_event(self):
+        server = self.server()
+        r = run("--json", server.target, TCPRETRY_TIMOUT="3s")
+        self.assertExit(r, 0)
+        events = self.assertValidJsonLines(r)
+        self.assertEqual([e["message"] for e in of_type(events, "warning")],
+                         ["TCPRETRY_TIMOUT is not a tcpretry variable; ignored "
+                          "(did you mean TCPRETRY_TIMEOUT?)"])
+        self.assertEqual(r.stderr, "")
 
     def test_the_projects_own_variables_draw_no_warning(self):
         # Every TCPRETRY_ name the scripts and tests read from the environment, and the
