@@ -3,7 +3,7 @@
 # "is the port up / wait for the port" tools, side by side, on loopback only.
 #
 #   1. one probe of an open port, whole process (hyperfine means + peak RSS):
-#      tcpretry vs nc -z, wait-for-it, nmap -sT
+#      tcpretry (dynamic build) and tcpretry (static build) vs nc -z, wait-for-it, nmap -sT
 #   2. detection delay: the port opens at a random moment while the tool
 #      waits; time from the open to the tool's exit.
 #      tcpretry (defaults), tcpretry --max-delay 250ms, wait-for-it, wait-on
@@ -37,6 +37,8 @@
 #   BENCH_CACHE=DIR      npm cache + last results     (default /tmp/tcpretry-bench)
 #   TCPRETRY="CMD ..."   command to bench as tcpretry (default build/tcpretry,
 #                        built in Release if missing)
+#   TCPRETRY_STATIC=PATH the static tcpretry of part 1 (default build-static/tcpretry,
+#                        made by scripts/build-static.sh if missing)
 #   BENCH_NO_INSTALL=1   do not apt-get / npm install missing peers
 # Results: Markdown on stdout (also saved to $BENCH_CACHE/last/results.md),
 # progress on stderr, raw data and hyperfine logs in $BENCH_CACHE/last/.
@@ -172,6 +174,18 @@ else
 fi
 TCPRETRY_STR="${TCPRETRY_CMD[*]}"
 
+# The static build, for part 1 (issue 10: a static binary starts faster than the dynamic one).
+STATIC_BIN=
+if want wait; then
+    STATIC_BIN=${TCPRETRY_STATIC:-$ROOT/build-static/tcpretry}
+    if [[ ! -x $STATIC_BIN && -z ${TCPRETRY_STATIC:-} ]]; then
+        log "build-static/tcpretry missing: scripts/build-static.sh"
+        "$ROOT/scripts/build-static.sh" >"$OUT/build-static.log" 2>&1 ||
+            { tail -n 30 "$OUT/build-static.log" >&2; die "static build failed (log: $OUT/build-static.log)"; }
+    fi
+    [[ -x $STATIC_BIN ]] || die "no static tcpretry at $STATIC_BIN"
+fi
+
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
 
 # ------------------------------------------------------------- listener ----
@@ -204,6 +218,7 @@ if want wait; then
     # Rows: name <TAB> command (space-separated, no shell) <TAB> status
     PROBES=()
     PROBES+=("tcpretry	${TCPRETRY_STR} 127.0.0.1:$PORT")
+    PROBES+=("tcpretry (static)	${STATIC_BIN} 127.0.0.1:$PORT")
     if ((HAVE_NC)); then PROBES+=("nc -z	nc -z 127.0.0.1 $PORT")
     else skip "nc (netcat-openbsd) not installed"; fi
     if ((HAVE_WFI)); then PROBES+=("wait-for-it	wait-for-it -q -t 5 127.0.0.1:$PORT")
@@ -662,9 +677,13 @@ goal("detection: tcpretry (defaults) / wait-for-it, mean",
 goal("detection: tcpretry --max-delay 250ms / wait-on, mean",
      ratio(mean_of("tcpretry --max-delay 250ms"), mean_of("wait-on")), 1.0, "×")
 tr = next((r for r in rows if r["name"] == "tcpretry"), None)
+st = next((r for r in rows if r["name"] == "tcpretry (static)"), None)
 goal("peak RSS of one tcpretry probe", tr["rss"] if tr else None, 8, " MiB", le=False)
 goal("one probe: tcpretry / nc -z, mean", ratio(tr["mean"] if tr else None, base),
      None, "×")
+goal("one probe: tcpretry (static) / nc -z, mean",
+     ratio(st["mean"] if st else None, base), 0.8, "×")
+goal("peak RSS of one static tcpretry probe", st["rss"] if st else None, 2, " MiB")
 PY
 echo
 fi

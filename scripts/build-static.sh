@@ -15,8 +15,10 @@ build=${TCPRETRY_STATIC_BUILD_DIR:-$root/build-static}
 
 "$root/scripts/deps.sh" build >&2
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTCPRETRY_STATIC=ON \
-      -DTCPRETRY_BUILD_TESTS=OFF >&2
+# Release at -O2 rather than CMake's -O3: a run of tcpretry is mostly its start, and -O3's
+# larger code is more pages to touch (measured: 155 KB more text, no faster probe).
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+      -DTCPRETRY_STATIC=ON -DTCPRETRY_BUILD_TESTS=OFF >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Linked afresh each time, so the link's warnings are seen (a stripped binary is not what the

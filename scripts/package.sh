@@ -3,11 +3,14 @@
 #
 #   scripts/package.sh [OUTDIR]      the .deb goes to OUTDIR (default: build-package/)
 #
-# The binary comes from a Release build in $TCPRETRY_PACKAGE_BUILD_DIR (default
+# The binary is the static build (it runs on any Debian or Ubuntu release, and the package
+# has no Depends on shared libraries): $TCPRETRY_STATIC when set (e.g. a build's
+# tcpretry_static), else build-static/tcpretry, which scripts/build-static.sh makes when it
+# is missing. It is stripped as dh_strip would. With TCPRETRY_PACKAGE_FROM=release it is a
+# dynamic Release build in $TCPRETRY_PACKAGE_BUILD_DIR instead.
+# The packaging itself (CPack) runs in $TCPRETRY_PACKAGE_BUILD_DIR (default
 # build-package/build; an existing build directory is reused as it is, a new one is
-# configured with Debian's hardening flags from dpkg-buildflags). With
-# TCPRETRY_PACKAGE_FROM=static it is build-static/tcpretry instead (scripts/build-static.sh
-# makes it); the package then has no Depends on shared libraries.
+# configured with Debian's hardening flags from dpkg-buildflags).
 # lintian, when installed, must report no errors; its warnings are printed.
 # Prints the path of the .deb on stdout, everything else on stderr.
 set -euo pipefail
@@ -15,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 outdir=${1:-$root/build-package}
 build=${TCPRETRY_PACKAGE_BUILD_DIR:-$root/build-package/build}
-from=${TCPRETRY_PACKAGE_FROM:-release}
+from=${TCPRETRY_PACKAGE_FROM:-static}
 
 "$root/scripts/deps.sh" build >&2
 
@@ -23,15 +26,20 @@ configure=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release)
 case "$from" in
   release) configure+=(-DTCPRETRY_PACKAGE_BINARY=) ;;
   static)
-    [ -x "$root/build-static/tcpretry" ] || {
-      echo "package.sh: TCPRETRY_PACKAGE_FROM=static but there is no build-static/tcpretry" \
-           "(scripts/build-static.sh makes it)" >&2
+    static=${TCPRETRY_STATIC:-$root/build-static/tcpretry}
+    if [ -z "${TCPRETRY_STATIC:-}" ] && [ ! -x "$static" ]; then
+      echo "package.sh: no build-static/tcpretry: scripts/build-static.sh" >&2
+      "$root/scripts/build-static.sh" >/dev/null
+    fi
+    [ -x "$static" ] || { echo "package.sh: no static tcpretry at $static" >&2; exit 1; }
+    if ldd "$static" >/dev/null 2>&1; then
+      echo "package.sh: $static is not a static binary" >&2
       exit 1
-    }
+    fi
     # A stripped copy, as dh_strip would make it (CPack strips only targets it built).
     mkdir -p "$build"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-          -o "$build/tcpretry.prebuilt" "$root/build-static/tcpretry"
+          -o "$build/tcpretry.prebuilt" "$static"
     configure+=(-DTCPRETRY_PACKAGE_BINARY="$build/tcpretry.prebuilt") ;;
   *) echo "package.sh: TCPRETRY_PACKAGE_FROM is 'release' or 'static', not '$from'" >&2; exit 2 ;;
 esac
@@ -58,7 +66,17 @@ deb="$outdir/tcpretry_${version}_$(dpkg --print-architecture).deb"
 if command -v lintian >/dev/null; then
   echo "lintian $deb:" >&2
   # Exit status 1 on an error (or worse); warnings and infos are shown.
-  lintian --fail-on error --info "$deb" >&2 || { echo "package.sh: lintian found errors" >&2; exit 1; }
+  suppress=()
+  if [ "$from" = static ] &&
+     ! dpkg-deb -c "$deb" | grep -q '/usr/share/lintian/overrides/tcpretry$'; then
+    # The package is static on purpose (packaging/tcpretry.lintian-overrides says so); until
+    # packaging/CMakeLists.txt installs that override, the tag is suppressed here, openly.
+    echo "package.sh: the lintian override is not in the package yet:" \
+         "suppressing statically-linked-binary" >&2
+    suppress=(--suppress-tags statically-linked-binary)
+  fi
+  lintian --fail-on error --info "${suppress[@]}" "$deb" >&2 ||
+    { echo "package.sh: lintian found errors" >&2; exit 1; }
 else
   echo "package.sh: lintian is not installed; the package was not checked" >&2
 fi
