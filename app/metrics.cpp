@@ -187,6 +187,11 @@ void Metrics::encode_histogram(std::string& out, const std::vector<std::string>&
     }
 }
 
+void PrometheusReporter::on_event(const core::Event& e) {
+    if (e.type == core::EventType::warning)
+        m_err.write_line("tcpretry: warning: " + e.message);
+}
+
 void PrometheusReporter::summary(const Summary&) {
     std::string text = m_metrics.encode();
     if (!text.empty() && text.back() == '\n')

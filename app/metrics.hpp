@@ -60,19 +60,21 @@ class Metrics : public core::EventSink {
     BoardView m_board;
 };
 
-// --format prometheus: nothing while running; the metrics at the end, for node_exporter's
-// textfile collector.
+// --format prometheus: the metrics at the end, for node_exporter's textfile collector; while
+// running nothing on the output, and warnings on the error output (cron mails them).
 class PrometheusReporter : public Reporter {
   public:
-    PrometheusReporter(Output& out, const Metrics& metrics) : m_out(out), m_metrics(metrics) {}
+    PrometheusReporter(Output& out, Output& err, const Metrics& metrics)
+        : m_out(out), m_err(err), m_metrics(metrics) {}
     void start() override {}
-    void on_event(const core::Event&) override {}
+    void on_event(const core::Event& e) override;
     void target_summary(std::size_t, const core::WatchStats&) override {}
     void probe_summary(std::size_t, const core::ProbeStats&, bool) override {}
     void summary(const Summary&) override;
 
   private:
     Output& m_out;
+    Output& m_err;
     const Metrics& m_metrics;
 };
 

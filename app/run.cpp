@@ -329,7 +329,7 @@ std::unique_ptr<Reporter> make_reporter(const Options& o, const Board& board,
     if (o.format == Format::json)
         return std::make_unique<JsonReporter>(out, target_texts(o), std::string(mode_name(o.mode)));
     if (o.format == Format::prometheus)
-        return std::make_unique<PrometheusReporter>(out, *metrics);
+        return std::make_unique<PrometheusReporter>(out, err, *metrics);
     bool watch = o.mode == Mode::watch;
     HumanStyle style{o.verbosity,
                      want_color(o, out),

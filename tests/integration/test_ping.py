@@ -570,6 +570,18 @@ class Prometheus(PingTestCase):
         self.assertTrue(r.stdout.endswith("\n"))
         self.assertEqual(r.stderr, "")
 
+    def test_prometheus_warnings_go_to_stderr(self):
+        # A cron job's textfile stays pure metrics; what the user should know reaches them
+        # (cron mails stderr).
+        server = self.server()
+        r = harness.run("--format", "prometheus", "-c", "1", server.target, server.target,
+                        env=dict(os.environ, TCPRETRY_TIMOUT="5s"))
+        self.assertExit(r, EXIT_OK)
+        for line in r.stdout.splitlines():
+            self.assertRegex(line, r"^(# (HELP|TYPE) |tcpretry_)", line)
+        self.assertIn(f"tcpretry: warning: target {server.target} is given 2 times", r.stderr)
+        self.assertIn("tcpretry: warning: TCPRETRY_TIMOUT is not a tcpretry variable", r.stderr)
+
 
 class MetricsListen(PingTestCase):
     def start_with_metrics(self, *args):
