@@ -38,6 +38,7 @@ Loop::Loop() {
                                       &Loop::on_watches, this));
     if (!m_watch_event)
         throw std::runtime_error("cannot create the event loop");
+    m_ready_watches.reserve(k_watch_batch);
 }
 
 Loop::~Loop() {
@@ -208,14 +209,21 @@ void Loop::on_watches(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Loop*>(arg)->run_watches();
 }
 
-// One batch; the set stays readable while more are ready, so libevent calls again.
+// One batch of ready sockets (the set stays readable while more are ready, so libevent calls
+// again). A callback that breaks the loop leaves the rest of the batch to the next run().
 void Loop::run_watches() noexcept {
-    std::array<epoll_event, 256> ready;
-    int n = epoll_wait(m_watch_fd.get(), ready.data(), static_cast<int>(ready.size()), 0);
-    for (int i = 0; i < n; ++i) {
-        // A callback may cancel watches whose readiness is later in this batch: looked up
-        // again each time, a cancelled one is skipped.
-        const uint64_t token = ready[static_cast<std::size_t>(i)].data.u64;
+    if (m_next_ready == m_ready_watches.size()) {
+        std::array<epoll_event, k_watch_batch> ready;
+        int n = epoll_wait(m_watch_fd.get(), ready.data(), static_cast<int>(ready.size()), 0);
+        m_ready_watches.clear(); // its capacity is k_watch_batch: push_back cannot throw
+        m_next_ready = 0;
+        for (int i = 0; i < n; ++i)
+            m_ready_watches.push_back(ready[static_cast<std::size_t>(i)].data.u64);
+    }
+    while (m_next_ready < m_ready_watches.size()) {
+        // A callback may cancel watches later in this batch: looked up again each time, a
+        // cancelled one finds a newer generation and is skipped.
+        const uint64_t token = m_ready_watches[m_next_ready++];
         const WatchSlot* slot = watch_slot(token);
         if (!slot)
             continue;
@@ -223,6 +231,11 @@ void Loop::run_watches() noexcept {
         void* fn_arg = slot->arg;
         drop_watch(token); // fired: disarmed for good (EPOLLONESHOT)
         fn(fn_arg);
+        if (event_base_got_break(m_base.get())) {
+            if (m_next_ready < m_ready_watches.size() && m_armed_watches > 0)
+                event_active(m_watch_event.get(), EV_READ, 0);
+            return;
+        }
     }
 }
 

@@ -163,6 +163,9 @@ class Loop {
     std::vector<WatchSlot> m_watch_slots;
     std::vector<uint32_t> m_free_watch_slots;
     std::size_t m_armed_watches = 0;
+    static constexpr std::size_t k_watch_batch = 256;
+    std::vector<uint64_t> m_ready_watches; // the batch being run: tokens
+    std::size_t m_next_ready = 0;          // in m_ready_watches
 };
 
 // A one-shot timer that calls a function; re-arming replaces the pending expiry. The libevent

@@ -423,3 +423,21 @@ TEST_CASE("WriteWatch: a callback that cancels another ready watch: that one nev
     CHECK((log.ran[0] == "1" || log.ran[0] == "2"));
     CHECK((w1.armed() != w2.armed())); // the one on the full socket waits
 }
+
+TEST_CASE("WriteWatch: a callback that breaks the loop leaves the other ready ones to run()") {
+    Watchdog dog(10);
+    Loop loop;
+    SocketPair p1 = socket_pair(), p2 = socket_pair();
+    WatchLog log;
+    Named n1{&log, "1", [&] { loop.break_loop(); }}, n2{&log, "2", [&] { loop.break_loop(); }};
+    WriteWatch w1, w2;
+    REQUIRE(w1.arm(loop, p1.a.get(), &Named::on_writable, &n1));
+    REQUIRE(w2.arm(loop, p2.a.get(), &Named::on_writable, &n2));
+    loop.run();
+    CHECK(log.ran.size() == 1);
+    CHECK((w1.armed() != w2.armed()));
+    loop.run(); // the other one, still armed, runs now
+    CHECK(log.ran.size() == 2);
+    CHECK_FALSE(w1.armed());
+    CHECK_FALSE(w2.armed());
+}
