@@ -607,26 +607,33 @@ def ratio(a, b):
 rows = []
 for line in open(probe_tsv):
     name, cmd, status, js, rss = (line.rstrip("\n").split("\t") + [""] * 5)[:5]
-    mean = sd = mn = None
+    mean = sd = mn = med = None
     if js:
         r = json.load(open(js))["results"][0]
         mean, sd, mn = r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3
+        med = r["median"] * 1e3
     rssv = [int(x) for x in rss.split()]
-    rows.append(dict(name=name, cmd=cmd, status=status, mean=mean, sd=sd, mn=mn,
+    rows.append(dict(name=name, cmd=cmd, status=status, mean=mean, sd=sd, mn=mn, med=med,
                      rss=max(rssv) / 1024 if rssv else None))
 base = next((r["mean"] for r in rows if r["name"] == "nc -z"), None)
 print(f"## 1. One probe of an open port (whole process)\n")
 print(f"hyperfine -N, {warmup} warmup + {runs} runs each; peak RSS = max of "
       f"{rss_runs} runs of `/usr/bin/time -f %M` (largest process of the tree).\n")
-print("| tool | command | mean ms | ± σ ms | min ms | ratio vs nc -z | peak RSS MiB |")
-print("|---|---|--:|--:|--:|--:|--:|")
+base_med = next((r["med"] for r in rows if r["name"] == "nc -z"), None)
+# The median too: on a loaded machine a few slow runs move the mean by more than the
+# difference between the tools.
+print("| tool | command | mean ms | ± σ ms | median ms | min ms | ratio vs nc -z | "
+      "median ratio | peak RSS MiB |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
 for r in rows:
     if r["status"] != "ok":
-        print(f"| {r['name']} | `{r['cmd']}` | {r['status']} | | | | |")
+        print(f"| {r['name']} | `{r['cmd']}` | {r['status']} | | | | | | |")
         continue
     rt = ratio(r["mean"], base)
+    rm = ratio(r["med"], base_med)
     print(f"| {r['name']} | `{r['cmd']}` | {f(r['mean'],2)} | {f(r['sd'],2)} | "
-          f"{f(r['mn'],2)} | {f(rt,2) + '×' if rt is not None else 'n/a'} | {f(r['rss'],2)} |")
+          f"{f(r['med'],2)} | {f(r['mn'],2)} | {f(rt,2) + '×' if rt is not None else 'n/a'} | "
+          f"{f(rm,2) + '×' if rm is not None else 'n/a'} | {f(r['rss'],2)} |")
 print()
 
 # ---- part 2
@@ -683,6 +690,8 @@ goal("one probe: tcpretry / nc -z, mean", ratio(tr["mean"] if tr else None, base
      None, "×")
 goal("one probe: tcpretry (static) / nc -z, mean",
      ratio(st["mean"] if st else None, base), 0.8, "×")
+goal("one probe: tcpretry (static) / nc -z, median",
+     ratio(st["med"] if st else None, base_med), 0.8, "×")
 goal("peak RSS of one static tcpretry probe", st["rss"] if st else None, 2, " MiB")
 PY
 echo
