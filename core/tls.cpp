@@ -622,6 +622,10 @@ TlsStep TlsSession::confirm() {
     return fail(classify(err, saved, true));
 }
 
+TlsStep TlsSession::finish_unconfirmed() {
+    return m_phase == Phase::confirming ? finish() : step();
+}
+
 TlsStep TlsSession::finish() {
     SSL* ssl = m_ssl.get();
     m_info.version = SSL_get_version(ssl);

@@ -173,6 +173,9 @@ class TlsSession {
     // confirming() is true while step() waits for that.
     TlsStep step();
     bool confirming() const { return m_phase == Phase::confirming; }
+    // While confirming: take the handshake as done without the server's word (a server that
+    // sends no ticket and waits for the client to speak; the caller's grace time ran out).
+    TlsStep finish_unconfirmed();
 
     const TlsInfo& info() const { return m_info; }          // after done
     const TlsFailure& failure() const { return m_failure; } // after failed (also read/write)

@@ -2,15 +2,22 @@
 // server the test makes, with certificates made here with the OpenSSL API (a CA, leaves for
 // localhost + 127.0.0.1, expired, not yet valid, for another name, self-signed, from an
 // untrusted CA, a client CA and its client certificate).
+#include "core/loop.hpp"
+#include "core/starttls.hpp"
 #include "core/tls.hpp"
 #include "core/tls_names.hpp"
+#include "support.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <doctest/doctest.h>
+#include <event2/event.h>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -535,6 +542,29 @@ TEST_CASE("TLS: mutual TLS with and without a client certificate") {
                          : "SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED"));
             CHECK_FALSE(server.ok);
         }
+        SUBCASE("with, and a server that never says more: finish_unconfirmed") {
+            Server server({.identity = &p.leaf, .tls12_only = tls12, .client_ca = &p.client_ca});
+            TlsContext ctx = context(with_cert);
+            auto started = TlsSession::start(ctx, std::move(server.client_fd), "localhost");
+            auto& session = std::get<std::unique_ptr<TlsSession>>(started);
+            TlsStep st = TlsStep::want_read;
+            // The server's side up to its Finished, never its tickets: step it only while the
+            // client has not finished its part.
+            for (int i = 0; i < 1000 && st == TlsStep::want_read && !session->confirming(); ++i) {
+                st = session->step();
+                if (!session->confirming())
+                    server.step();
+            }
+            if (tls12) {
+                CHECK(st == TlsStep::done);
+                CHECK_FALSE(session->confirming());
+            } else {
+                REQUIRE(session->confirming());
+                CHECK(session->step() == TlsStep::want_read);
+                CHECK(session->finish_unconfirmed() == TlsStep::done);
+                CHECK(session->info().verified);
+            }
+        }
         SUBCASE("a certificate the server does not trust") {
             Server server({.identity = &p.leaf, .tls12_only = tls12, .client_ca = &p.ca});
             Run run = handshake(server, with_cert);
@@ -784,4 +814,153 @@ TEST_CASE("TLS error names: X509 verify results and libssl reasons") {
     io.kind = TlsFailureKind::io;
     io.code = ErrorCode::sys(ECONNRESET);
     CHECK(tls_failure_class_name(io) == "reset");
+}
+
+// --- on the real Loop over TCP: the way the check phase will drive it --------------------
+
+namespace {
+
+// One side of a conversation driven by fd watches: `step` does what it can and says what to
+// wait for next (EV_READ / EV_WRITE), or 0 when it is over. A watch that times out (10 s)
+// marks the side stuck.
+struct Side {
+    Side(Loop& l, int f, std::function<short()> s) : loop(l), fd(f), step(std::move(s)) {}
+    Loop& loop;
+    int fd;
+    std::function<short()> step;
+    EventPtr watch;
+    bool stuck = false;
+
+    static void on_ready(evutil_socket_t, short what, void* arg) noexcept {
+        auto* self = static_cast<Side*>(arg);
+        if (what & EV_TIMEOUT) {
+            self->stuck = true;
+            return;
+        }
+        self->go();
+    }
+    void go() {
+        short want = step();
+        if (want == 0)
+            return;
+        watch.reset(event_new(loop.base(), fd, want, &on_ready, this));
+        timeval ten{10, 0};
+        if (!watch || event_add(watch.get(), &ten) != 0)
+            stuck = true;
+    }
+};
+
+short wanted(TlsStep s) {
+    return s == TlsStep::want_read ? EV_READ : s == TlsStep::want_write ? EV_WRITE : 0;
+}
+
+} // namespace
+
+TEST_CASE("TLS on the Loop over TCP: STARTTLS smtp, then the handshake, then a request") {
+    Loop loop;
+    tcpretry::test::TcpPair pair = tcpretry::test::connected_v4_pair();
+    for (int fd : {pair.client.get(), pair.server.get()})
+        REQUIRE(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+
+    // The server: an SMTP opening in plain text, then TLS, then "PING" -> "PONG".
+    Server tls_server({.identity = &pki().leaf}); // its context and SSL, not its socketpair
+    SSL* server_ssl = tls_server.ssl.get();
+    SSL_set_fd(server_ssl, pair.server.get());
+    std::string inbox;
+    int server_stage = 0;
+    // Nothing may throw inside a libevent callback: CHECK, not REQUIRE, in the sides' steps.
+    auto server_send = [&](const char* text) {
+        std::size_t n = std::strlen(text);
+        CHECK(::send(pair.server.get(), text, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n));
+    };
+    server_send("220-mail.example ESMTP\r\n220 ready\r\n");
+    Side server{loop, pair.server.get(), [&]() -> short {
+                    if (server_stage < 2) { // plain text: answer each command
+                        char buf[256];
+                        ssize_t n = ::recv(pair.server.get(), buf, sizeof buf, 0);
+                        if (n > 0)
+                            inbox.append(buf, static_cast<std::size_t>(n));
+                        if (server_stage == 0 && inbox == "EHLO localhost\r\n") {
+                            server_send("250-mail.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+                            inbox.clear();
+                            server_stage = 1;
+                        } else if (server_stage == 1 && inbox == "STARTTLS\r\n") {
+                            server_send("220 go ahead\r\n");
+                            server_stage = 2;
+                        }
+                        return EV_READ;
+                    }
+                    if (server_stage == 2) {
+                        int r = SSL_do_handshake(server_ssl);
+                        if (r != 1) {
+                            int e = SSL_get_error(server_ssl, r);
+                            return e == SSL_ERROR_WANT_WRITE  ? EV_WRITE
+                                   : e == SSL_ERROR_WANT_READ ? EV_READ
+                                                              : 0;
+                        }
+                        server_stage = 3;
+                    }
+                    char buf[16];
+                    int n = SSL_read(server_ssl, buf, sizeof buf);
+                    if (n == 4 && std::string(buf, 4) == "PING") {
+                        SSL_write(server_ssl, "PONG", 4);
+                        return 0;
+                    }
+                    return n > 0 || SSL_get_error(server_ssl, n) == SSL_ERROR_WANT_READ ? EV_READ
+                                                                                        : 0;
+                }};
+
+    // The client: StartTls, then TlsSession, then PING / PONG over it.
+    StartTls opening(StartTlsProtocol::smtp);
+    TlsContext ctx = context(trusting_ca());
+    std::unique_ptr<TlsSession> session;
+    int client_fd = pair.client.get();
+    UniqueFd client_owned = std::move(pair.client);
+    std::string reply;
+    bool sent_ping = false;
+    auto client_send = [&] {
+        std::string out = opening.take_output();
+        CHECK(::send(client_fd, out.data(), out.size(), MSG_NOSIGNAL) ==
+              static_cast<ssize_t>(out.size()));
+    };
+    Side client{loop, client_fd, [&]() -> short {
+                    if (!session) {
+                        char buf[512];
+                        ssize_t n = ::recv(client_fd, buf, sizeof buf, 0);
+                        if (n > 0)
+                            opening.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+                        client_send();
+                        if (opening.status() == StartTls::Status::more)
+                            return EV_READ;
+                        CHECK(opening.status() == StartTls::Status::done);
+                        auto started = TlsSession::start(ctx, std::move(client_owned), "localhost");
+                        auto* made = std::get_if<std::unique_ptr<TlsSession>>(&started);
+                        CHECK(made != nullptr);
+                        if (!made)
+                            return 0;
+                        session = std::move(*made);
+                    }
+                    if (TlsStep st = session->step(); st != TlsStep::done)
+                        return wanted(st);
+                    if (!sent_ping) {
+                        CHECK(session->write("PING", 4).status == TlsSession::Io::Status::ok);
+                        sent_ping = true;
+                    }
+                    char buf[16];
+                    TlsSession::Io io = session->read(buf, sizeof buf);
+                    if (io.status == TlsSession::Io::Status::ok)
+                        reply.append(buf, io.bytes);
+                    if (reply == "PONG")
+                        return 0;
+                    return io.status == TlsSession::Io::Status::want_read ? EV_READ : 0;
+                }};
+    server.go();
+    client.go();
+    loop.run();
+    CHECK_FALSE(client.stuck);
+    CHECK_FALSE(server.stuck);
+    REQUIRE(session);
+    CHECK(session->step() == TlsStep::done);
+    CHECK(session->info().verified);
+    CHECK(reply == "PONG");
 }
