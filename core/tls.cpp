@@ -273,8 +273,10 @@ CertFacts cert_facts(const x509_st* cert, std::chrono::system_clock::time_point 
     f.serial = serial_text(cert);
     time_t before = 0;
     time_t after = 0;
-    asn1_time(X509_get0_notBefore(cert), f.not_before, before);
+    if (asn1_time(X509_get0_notBefore(cert), f.not_before, before))
+        f.not_before_unix = static_cast<int64_t>(before);
     if (asn1_time(X509_get0_notAfter(cert), f.not_after, after)) {
+        f.not_after_unix = static_cast<int64_t>(after);
         int64_t now_s =
             std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
         f.days_left = floor_div(static_cast<int64_t>(after) - now_s, k_seconds_per_day);

@@ -91,6 +91,8 @@ struct CertFacts {
     std::string serial;     // lower-case hex, no separators
     std::string not_before; // RFC 3339 UTC: "2026-12-01T05:30:00Z"
     std::string not_after;
+    int64_t not_before_unix = 0; // the same as seconds since 1970 (for metrics)
+    int64_t not_after_unix = 0;
     int64_t days_left = 0; // whole days until not_after, rounded down; negative once expired
     std::vector<std::string> dns_names;    // subjectAltName DNS entries
     std::vector<std::string> ip_addresses; // subjectAltName IP entries, as text

@@ -760,6 +760,8 @@ TEST_CASE("cert_facts: days_left is whole days rounded down, negative after expi
     CHECK(cert_facts(cert.get(), at(2000000000 + k_day + 1)).days_left == -2);
     CertFacts f = cert_facts(cert.get(), at(0));
     CHECK(f.not_after == "2033-05-18T03:33:20Z");
+    CHECK(f.not_after_unix == 2000000000);
+    CHECK(f.not_before_unix > 0);
     CHECK(f.dns_names.empty());
     CHECK(f.subject == "CN=x,O=tcpretry test");
     CHECK(
