@@ -1,6 +1,7 @@
 #include "app/options.hpp"
 
 #include "app/env.hpp"
+#include "app/version.hpp"
 
 #include "core/defaults.hpp"
 #include "core/duration.hpp"
@@ -883,7 +884,7 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     auto formatter = std::make_shared<UsageFormatter>();
     formatter->column_width(34);
     app.formatter(formatter);
-    app.set_version_flag("--version", std::string("tcpretry ") + version());
+    app.set_version_flag("--version", [] { return version_text(); });
     // TARGETs are what CLI11 leaves over: as a positional option it would split "[a,b]" into
     // two and strip "[::1]"'s brackets.
     app.allow_extras();

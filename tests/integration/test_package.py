@@ -4,9 +4,10 @@ and bash-completion finds the completion; purging it leaves nothing behind.
 
 It installs a package on this machine, so it runs only where that is wanted: as root, with
 CI set (.ci/run) or TCPRETRY_PACKAGE_TEST=1, and when no tcpretry package is installed
-already; and not with the sanitizer build (the package does not use the binary under test).
-TCPRETRY_PACKAGE_BUILD_DIR names a Release build directory to reuse; without it the
-package is built in a temporary directory (about a minute and a half on 2 cores)."""
+already; and not with the sanitizer build (it has no static binary to package).
+The package holds the static binary: the suite's tcpretry_static (TCPRETRY_STATIC, which
+ctest sets), else scripts/build-static.sh's. TCPRETRY_PACKAGE_BUILD_DIR names the directory
+CPack works in; without it a temporary one."""
 
 import os
 import shutil
@@ -74,7 +75,9 @@ class Package(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="tcpretry-package-")
         env = dict(os.environ)
         env.setdefault("TCPRETRY_PACKAGE_BUILD_DIR", os.path.join(cls.tmp, "build"))
-        env.pop("TCPRETRY_PACKAGE_FROM", None)  # the regular Release build
+        # The static build: the suite's own tcpretry_static (TCPRETRY_STATIC, set by ctest),
+        # else package.sh builds build-static/.
+        env.pop("TCPRETRY_PACKAGE_FROM", None)
         out = run(PACKAGE_SH, os.path.join(cls.tmp, "out"), env=env, timeout=600, check=False)
         if out.returncode != 0:
             shutil.rmtree(cls.tmp, ignore_errors=True)
