@@ -711,15 +711,21 @@ std::string target_key(const core::Target& t) {
 
 // A target given more than once stays as given (each copy probed): a warning says so.
 std::vector<std::string> duplicate_warnings(const std::vector<core::Target>& targets) {
-    std::unordered_map<std::string, std::size_t> times;
+    // Each key made once (a fleet of 100,000 targets pays for it before the first connect).
+    std::vector<std::string> keys;
+    keys.reserve(targets.size());
+    std::unordered_map<std::string_view, std::size_t> times;
+    times.reserve(targets.size());
     for (const auto& t : targets)
-        ++times[target_key(t)];
+        keys.push_back(target_key(t));
+    for (const auto& k : keys)
+        ++times[k];
     std::vector<std::string> warnings;
-    for (const auto& t : targets) {
-        auto it = times.find(target_key(t));
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        auto it = times.find(keys[i]);
         if (it == times.end() || it->second < 2)
             continue;
-        warnings.push_back("target " + t.text + " is given " + std::to_string(it->second) +
+        warnings.push_back("target " + targets[i].text + " is given " + std::to_string(it->second) +
                            " times; each copy is probed");
         times.erase(it); // one warning per target
     }

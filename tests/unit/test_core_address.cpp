@@ -3,6 +3,7 @@
 #include "core/address.hpp"
 #include "core/loop.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <doctest/doctest.h>
 #include <net/if.h>
@@ -82,6 +83,24 @@ TEST_CASE("SockAddr ports and equality") {
     v6->set_port(65535);
     CHECK(v6->port() == 65535);
     CHECK(*v6 == *parse_numeric_address("::1", 65535));
+}
+
+TEST_CASE("SockAddr::host formats IPv4 as inet_ntop does") {
+    // Every octet value in every position, and some whole addresses.
+    std::vector<uint32_t> addresses = {0x00000000u, 0xffffffffu, 0x7f000001u, 0x0a000005u,
+                                       0xc0a80001u, 0x01020304u, 0x640a0a63u};
+    for (uint32_t v = 0; v < 256; ++v)
+        for (int shift : {0, 8, 16, 24})
+            addresses.push_back((v << shift) | (shift == 0 ? 0x01010100u : 0x9u));
+    for (uint32_t host_order : addresses) {
+        SockAddr a;
+        a.storage.in4.sin_family = AF_INET;
+        a.storage.in4.sin_addr.s_addr = htonl(host_order);
+        a.length = sizeof(sockaddr_in);
+        char expected[INET_ADDRSTRLEN] = {};
+        REQUIRE(inet_ntop(AF_INET, &a.storage.in4.sin_addr, expected, sizeof expected));
+        CHECK(a.host() == expected);
+    }
 }
 
 TEST_CASE("to_endpoint and family_name") {
