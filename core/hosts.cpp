@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <netinet/in.h>
+#include <sstream>
+#include <sys/stat.h>
 
 namespace tcpretry::core {
 
@@ -102,6 +105,35 @@ std::optional<std::vector<SockAddr>> local_answer(std::string_view hosts_text,
     if (found.empty())
         return std::nullopt;
     return found;
+}
+
+namespace {
+
+bool same_file(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+           a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+           a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+} // namespace
+
+const std::string& HostsFile::text() {
+    struct stat now {};
+    if (::stat(m_path.c_str(), &now) != 0) {
+        m_text.clear();
+        m_seen.reset();
+        return m_text;
+    }
+    if (m_seen && same_file(*m_seen, now))
+        return m_text;
+    m_text.clear();
+    if (std::ifstream in(m_path); in) {
+        std::ostringstream all;
+        all << in.rdbuf();
+        m_text = all.str();
+    }
+    m_seen = now;
+    return m_text;
 }
 
 } // namespace tcpretry::core

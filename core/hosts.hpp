@@ -5,7 +5,9 @@
 #include "core/address.hpp"
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <vector>
 
 namespace tcpretry::core {
@@ -26,5 +28,21 @@ SockAddr loopback_address(Family family);
 // the families it lists, and the loopback address for each family it does not list.
 std::optional<std::vector<SockAddr>> local_answer(std::string_view hosts_text,
                                                   std::string_view name);
+
+// A hosts file's text, read again only when the file changed (a stat() per lookup instead of
+// reading it each round: a fleet of named targets looks names up every round). A missing or
+// unreadable file reads as empty: DNS only.
+class HostsFile {
+  public:
+    explicit HostsFile(std::string path) : m_path(std::move(path)) {}
+    // The text now: the same as last time unless the file's identity, size, modification or
+    // change time differs.
+    const std::string& text();
+
+  private:
+    std::string m_path;
+    std::string m_text;
+    std::optional<struct stat> m_seen; // what the text was read from; none: not read yet
+};
 
 } // namespace tcpretry::core

@@ -172,13 +172,7 @@ evdns_base* Resolver::dns() {
 Resolver::~Resolver() = default;
 
 std::optional<std::vector<SockAddr>> Resolver::local_lookup(const std::string& name) const {
-    std::string text;
-    if (std::ifstream in(m_hosts_path); in) {
-        std::ostringstream all;
-        all << in.rdbuf();
-        text = all.str();
-    }
-    return local_answer(text, name);
+    return local_answer(m_hosts.text(), name);
 }
 
 Resolver::RequestId Resolver::resolve(const std::string& name, Family family, uint16_t port,

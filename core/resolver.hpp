@@ -13,6 +13,7 @@
 
 #include "core/address.hpp"
 #include "core/errors.hpp"
+#include "core/hosts.hpp"
 #include "core/loop.hpp"
 
 #include <cstdint>
@@ -63,8 +64,8 @@ class Resolver {
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
 
-    // What `name` is without DNS (local_answer over the hosts file, re-read each time so
-    // edits are followed), every family, port 0; nullopt when DNS must be asked.
+    // What `name` is without DNS (local_answer over the hosts file, read again whenever it
+    // changed so edits are followed), every family, port 0; nullopt when DNS must be asked.
     std::optional<std::vector<SockAddr>> local_lookup(const std::string& name) const;
 
     // Ask DNS; the callback runs later from the loop, never from inside this call, and
@@ -91,7 +92,7 @@ class Resolver {
     Loop& m_loop;
     std::optional<std::string> m_nameserver;
     std::unique_ptr<evdns_base, void (*)(evdns_base*)> m_dns;
-    std::string m_hosts_path = "/etc/hosts";
+    mutable HostsFile m_hosts{"/etc/hosts"};
     std::string m_resolv_conf_path = "/etc/resolv.conf";
     std::optional<ResolveResult> m_unconfigured; // why no query can be asked, once known
     RequestId m_next_id = 1;

@@ -1,10 +1,13 @@
 // /etc/hosts lookups: comments, aliases, case, families, duplicates.
 #include "core/hosts.hpp"
 
+#include <cstdio>
 #include <doctest/doctest.h>
+#include <fstream>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace tcpretry::core;
@@ -176,4 +179,42 @@ TEST_CASE("local_answer: precedence of /etc/hosts, localhost names and DNS") {
         CAPTURE(row.name);
         CHECK(local(*row.text, row.name) == row.expected);
     }
+}
+
+TEST_CASE("HostsFile: read again only when the file changed") {
+    char path[] = "/tmp/tcpretry-hosts-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    close(fd);
+    auto write = [&](const std::string& text) {
+        std::ofstream out(path, std::ios::trunc);
+        out << text;
+    };
+    write("10.0.0.1 db\n");
+    HostsFile hosts(path);
+    CHECK(hosts.text() == "10.0.0.1 db\n");
+    CHECK(hosts.text() == "10.0.0.1 db\n"); // unchanged: the same text, not read again
+
+    SUBCASE("an edit is followed, also one of the same size") {
+        write("10.0.0.2 db\n"); // a new change time, even within the same clock tick
+        CHECK(hosts.text() == "10.0.0.2 db\n");
+        write("10.0.0.2 db\n10.0.0.3 cache\n");
+        CHECK(hosts.text() == "10.0.0.2 db\n10.0.0.3 cache\n");
+    }
+    SUBCASE("a file replaced by rename is followed") {
+        std::string other = std::string(path) + ".new";
+        {
+            std::ofstream out(other);
+            out << "10.0.0.9 db\n";
+        }
+        REQUIRE(std::rename(other.c_str(), path) == 0);
+        CHECK(hosts.text() == "10.0.0.9 db\n");
+    }
+    SUBCASE("a removed file reads as empty, and its return is noticed") {
+        REQUIRE(unlink(path) == 0);
+        CHECK(hosts.text().empty());
+        write("10.0.0.4 db\n");
+        CHECK(hosts.text() == "10.0.0.4 db\n");
+    }
+    unlink(path);
 }
