@@ -44,6 +44,16 @@ std::string_view still_words(core::ErrorClass c) {
         return "not answering as expected";
     case core::ErrorClass::expect_timeout:
         return "silent";
+    case core::ErrorClass::tls_handshake:
+        return "failing the TLS handshake";
+    case core::ErrorClass::tls_verify:
+        return "failing certificate verification";
+    case core::ErrorClass::tls_alpn:
+        return "not agreeing on ALPN";
+    case core::ErrorClass::cert_expiring:
+        return "expiring";
+    case core::ErrorClass::starttls:
+        return "refusing STARTTLS";
     }
     return "failing";
 }
@@ -59,10 +69,32 @@ std::string disconnect_words(core::DisconnectReason reason, const std::string& m
         return "reset by peer";
     case core::DisconnectReason::timeout:
         return "timed out (peer or path dead)";
+    case core::DisconnectReason::tls_close:
+        return "closed by peer (TLS close_notify)";
+    case core::DisconnectReason::tls_error:
+        return "TLS error (" + (message.empty() ? std::string("truncated") : message) + ")";
     case core::DisconnectReason::error:
         break;
     }
     return code ? core::errno_message(code.value) : "error";
+}
+
+// ", TLSv1.3, certificate 89 days left" (with --insecure: ", certificate NOT verified: why").
+std::string tls_words(const core::Event& e) {
+    if (!e.tls)
+        return "";
+    const core::TlsInfo& t = *e.tls;
+    std::string w = ", " + t.version;
+    if (!t.alpn.empty())
+        w += ", ALPN " + t.alpn;
+    if (t.cert) {
+        int64_t d = t.cert->days_left;
+        w += ", certificate " +
+             (d < 0 ? "expired" : std::to_string(d) + (d == 1 ? " day" : " days") + " left");
+    }
+    if (!t.verified)
+        w += ", NOT verified" + (t.verify_message.empty() ? "" : ": " + t.verify_message);
+    return w;
 }
 
 std::string disconnect_words(const core::Event& e) {
@@ -306,6 +338,7 @@ bool HumanReporter::on_fleet_event(const core::Event& e) {
 void HumanReporter::on_connected(const core::Event& e, LineState& t) {
     bool verbose = m_style.verbosity == Verbosity::verbose;
     std::string check = e.check ? ", check " + format_latency(*e.check) : "";
+    std::string tls = tls_words(e);
     // Another address of the round failed first: said in passing, not as a failure.
     std::string fold;
     if (!verbose && !t.folded.empty()) {
@@ -340,16 +373,17 @@ void HumanReporter::on_connected(const core::Event& e, LineState& t) {
         print(label(e) + " connection " + std::to_string(d.connection) + " recycled: " + words +
               " after " + format_span(d.uptime) + "; " + paint("reconnected", k_green) +
               " (connection " + std::to_string(e.connection) + ") in " +
-              format_latency(e.duration) + check + fold);
+              format_latency(e.duration) + check + tls + fold);
         return;
     }
     if (m_style.watch)
         print(label(e) + " " + paint("connected", k_green) + " (connection " +
-              std::to_string(e.connection) + ") in " + format_latency(e.duration) + check + fold);
+              std::to_string(e.connection) + ") in " + format_latency(e.duration) + check + tls +
+              fold);
     else
         print(label(e) + " " + paint("connected", k_green) + " on attempt " +
               std::to_string(e.attempt) + " in " + format_latency(e.duration) + check + " after " +
-              format_span(e.waited) + fold);
+              format_span(e.waited) + tls + fold);
 }
 
 void HumanReporter::on_disconnected(const core::Event& e, LineState& t) {
@@ -425,7 +459,7 @@ void HumanReporter::on_probe(const core::Event& e) {
     std::string head = label(e) + " seq=" + std::to_string(e.seq) + " ";
     if (e.ok) {
         print(head + paint("connected", k_green) + " in " + format_latency(e.duration) +
-              (e.check ? ", check " + format_latency(*e.check) : ""));
+              (e.check ? ", check " + format_latency(*e.check) : "") + tls_words(e));
         return;
     }
     std::string what = e.error == core::ErrorClass::resolve

@@ -80,15 +80,55 @@ void put_address(nlohmann::ordered_json& j, const core::Event& e) {
     }
 }
 
-// Why an attempt or a probe failed: error, errno, message, duration_ms, received.
+nlohmann::ordered_json cert_json(const core::CertFacts& c) {
+    nlohmann::ordered_json j;
+    j["subject"] = c.subject;
+    j["issuer"] = c.issuer;
+    j["serial"] = c.serial;
+    j["not_before"] = c.not_before;
+    j["not_after"] = c.not_after;
+    j["days_left"] = c.days_left;
+    j["dns_names"] = c.dns_names;
+    j["ip_addresses"] = c.ip_addresses;
+    j["sha256"] = c.sha256;
+    return j;
+}
+
+// connected, probe: "tls": {version, cipher, alpn, sni, verified, [verify_errno,
+// verify_message,] cert}
+void put_tls(nlohmann::ordered_json& j, const core::Event& e) {
+    if (!e.tls)
+        return;
+    const core::TlsInfo& t = *e.tls;
+    nlohmann::ordered_json o;
+    o["version"] = t.version;
+    o["cipher"] = t.cipher;
+    o["alpn"] = t.alpn.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.alpn);
+    o["sni"] = t.sni.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(t.sni);
+    o["verified"] = t.verified;
+    if (!t.verified) {
+        if (t.verify_error)
+            o["verify_errno"] = core::error_code_name(t.verify_error);
+        o["verify_message"] = t.verify_message;
+    }
+    if (t.cert)
+        o["cert"] = cert_json(*t.cert);
+    j["tls"] = std::move(o);
+}
+
+// Why an attempt or a probe failed: error, errno, message, duration_ms, received, cert.
 void put_failure(nlohmann::ordered_json& j, const core::Event& e) {
     j["error"] = core::error_class_name(e.error);
     if (e.code)
         j["errno"] = core::error_code_name(e.code);
     j["message"] = e.message;
     j["duration_ms"] = ms(e.duration);
-    if (e.error == core::ErrorClass::expect_mismatch || e.error == core::ErrorClass::expect_timeout)
+    if (e.error == core::ErrorClass::expect_mismatch ||
+        e.error == core::ErrorClass::expect_timeout || e.error == core::ErrorClass::starttls ||
+        !e.received.empty())
         j["received"] = core::escape_bytes(e.received, core::k_received_shown);
+    if (e.cert)
+        j["cert"] = cert_json(*e.cert);
 }
 
 void put_connected(nlohmann::ordered_json& j, const core::Event& e) {
@@ -103,6 +143,7 @@ void put_connected(nlohmann::ordered_json& j, const core::Event& e) {
         j["check_ms"] = ms(*e.check);
     j["waited_ms"] = ms(e.waited);
     j["connection"] = e.connection;
+    put_tls(j, e);
 }
 
 void put_disconnected(nlohmann::ordered_json& j, const core::Event& e) {
@@ -112,7 +153,8 @@ void put_disconnected(nlohmann::ordered_json& j, const core::Event& e) {
         j["error"] = core::error_class_name(e.error);
     if (e.code)
         j["errno"] = core::error_code_name(e.code);
-    if (e.reason == core::DisconnectReason::recheck)
+    if (e.reason == core::DisconnectReason::recheck ||
+        e.reason == core::DisconnectReason::tls_error)
         j["message"] = e.message;
     j["uptime_ms"] = ms(e.uptime);
     j["bytes_received"] = e.bytes_received;
@@ -129,6 +171,7 @@ void put_probe(nlohmann::ordered_json& j, const core::Event& e) {
     j["connect_ms"] = ms(e.duration);
     if (e.check)
         j["check_ms"] = ms(*e.check);
+    put_tls(j, e);
 }
 
 } // namespace

@@ -14,58 +14,234 @@ std::string seconds_text(Duration d) {
     return buf;
 }
 
+Channel& Channel::operator=(Channel&& other) noexcept {
+    if (this != &other) {
+        close();
+        m_fd = std::move(other.m_fd);
+        m_tls = std::move(other.m_tls);
+    }
+    return *this;
+}
+
+void Channel::close() {
+    if (m_tls)
+        m_tls->shutdown();
+    m_tls.reset();
+    m_fd.reset();
+}
+
 namespace {
 
-// --send, then --expect: the request goes out first (the reply counts only after it), then
-// the first k_expect_limit bytes of the reply are matched as they arrive. Without --expect
-// the check passes once the request is sent.
-class SendExpectCheck final : public Check {
+// The layers in order, each only when asked for: the STARTTLS opening (plain text), the TLS
+// handshake, then --send / --expect over the channel (TLS or plain): the request goes out
+// first (the reply counts only after it), then the first k_expect_limit bytes of the reply
+// are matched as they arrive. Without --expect the exchange passes once the request is sent.
+// One read and one write watch on the socket serve every phase (the fd keeps its number when
+// the TLS session takes it); one timer bounds the whole check.
+class LayeredCheck final : public Check {
   public:
-    SendExpectCheck(Loop& loop, const CheckOptions& options)
-        : m_loop(loop), m_options(options), m_timer(loop, [this] { on_timeout(); }) {}
+    LayeredCheck(Loop& loop, const CheckOptions& options, std::string host)
+        : m_loop(loop), m_options(options), m_host(std::move(host)),
+          m_timer(loop, [this] { on_timeout(); }), m_grace(loop, [this] { on_grace(); }) {}
 
     void start(UniqueFd fd, Done done) override;
 
   private:
+    enum class Phase { starttls, handshake, exchange };
     enum class Io { more, failed }; // what a step of I/O left: go on, or the check ended
 
     static void on_event(evutil_socket_t, short what, void* arg) noexcept {
-        static_cast<SendExpectCheck*>(arg)->on_io(what);
+        static_cast<LayeredCheck*>(arg)->on_io(what);
     }
+    int fd() const { return m_tls ? m_tls->fd() : m_fd.get(); }
+    bool watch(bool read, bool write);
     void on_io(short what);
+    // STARTTLS
+    void begin_starttls();
+    void on_starttls_io(short what);
+    Io flush_plain();
+    // TLS
+    void begin_tls();
+    void on_handshake_step(TlsStep step);
+    void on_grace();
+    // --send / --expect
+    void begin_exchange();
+    void on_exchange_io(short what);
     Io send_request();
     Io read_reply();
+    Io reply_ended();
+
     void on_timeout();
     void pass();
-    void fail(ErrorClass error, ErrorCode code, std::string message);
+    void fail(ErrorClass error, ErrorCode code, std::string message,
+              std::optional<CertFacts> cert = std::nullopt);
     void fail_errno(int err) { fail(classify_errno(err), ErrorCode::sys(err), errno_message(err)); }
+    void fail_tls(const TlsFailure& f) { fail(tls_failure_class(f), f.code, f.message, f.cert); }
 
     Loop& m_loop;
     const CheckOptions& m_options;
-    UniqueFd m_fd;
-    EventPtr m_read;  // persistent while the check runs
-    EventPtr m_write; // added while the request is only partly sent
+    std::string m_host;
+    Phase m_phase = Phase::exchange;
+    UniqueFd m_fd;                     // until TLS takes it
+    std::unique_ptr<TlsSession> m_tls; // after begin_tls
+    EventPtr m_read;
+    EventPtr m_write;
     Timer m_timer;
+    Timer m_grace; // TLS 1.3 with a client certificate: see k_tls_confirm_grace
     Done m_done;
+    std::optional<StartTls> m_starttls;
+    std::string m_out; // STARTTLS: plain text still to send
     std::size_t m_sent = 0;
     std::string m_received;
 };
 
-void SendExpectCheck::start(UniqueFd fd, Done done) {
+void LayeredCheck::start(UniqueFd fd, Done done) {
     m_fd = std::move(fd);
     m_done = std::move(done);
     m_read.reset(event_new(m_loop.base(), m_fd.get(), EV_READ | EV_PERSIST, &on_event, this));
     m_write.reset(event_new(m_loop.base(), m_fd.get(), EV_WRITE | EV_PERSIST, &on_event, this));
-    if (!m_read || !m_write || event_add(m_read.get(), nullptr) != 0 ||
-        !m_timer.start(m_options.timeout))
+    if (!m_read || !m_write || !m_timer.start(m_options.timeout))
         return fail_errno(ENOMEM);
-    on_io(EV_WRITE);
+    if (m_options.tls && m_options.starttls)
+        return begin_starttls();
+    if (m_options.tls)
+        return begin_tls();
+    begin_exchange();
 }
 
-void SendExpectCheck::on_io(short what) {
-    if ((what & EV_WRITE) && send_request() == Io::failed)
+bool LayeredCheck::watch(bool read, bool write) {
+    bool ok = (read ? event_add(m_read.get(), nullptr) : event_del(m_read.get())) == 0;
+    ok = (write ? event_add(m_write.get(), nullptr) : event_del(m_write.get())) == 0 && ok;
+    if (!ok)
+        fail_errno(ENOMEM);
+    return ok;
+}
+
+void LayeredCheck::on_io(short what) {
+    switch (m_phase) {
+    case Phase::starttls:
+        return on_starttls_io(what);
+    case Phase::handshake:
+        return on_handshake_step(m_tls->step());
+    case Phase::exchange:
+        return on_exchange_io(what);
+    }
+}
+
+// --- STARTTLS ---------------------------------------------------------------------------
+
+void LayeredCheck::begin_starttls() {
+    m_phase = Phase::starttls;
+    m_starttls.emplace(*m_options.starttls);
+    m_out = m_starttls->take_output(); // postgres speaks first; the others wait for a greeting
+    if (flush_plain() == Io::failed)
         return;
-    if ((what & EV_READ) && read_reply() == Io::failed)
+    watch(true, m_sent < m_out.size());
+}
+
+LayeredCheck::Io LayeredCheck::flush_plain() {
+    while (m_sent < m_out.size()) {
+        ssize_t n = ::send(m_fd.get(), m_out.data() + m_sent, m_out.size() - m_sent, MSG_NOSIGNAL);
+        if (n >= 0) {
+            m_sent += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (errno == EAGAIN || errno == EINTR)
+            return Io::more;
+        fail_errno(errno);
+        return Io::failed;
+    }
+    m_out.clear();
+    m_sent = 0;
+    return Io::more;
+}
+
+void LayeredCheck::on_starttls_io(short what) {
+    if ((what & EV_WRITE) && flush_plain() == Io::failed)
+        return;
+    if (what & EV_READ) {
+        // One read at a time: once the server said go, no byte more is read as plain text.
+        char buf[k_starttls_line_limit];
+        ssize_t n = ::recv(m_fd.get(), buf, sizeof buf, 0);
+        if (n == 0)
+            return fail(ErrorClass::starttls, {},
+                        "connection closed during the STARTTLS opening (" +
+                            std::string(starttls_protocol_name(*m_options.starttls)) + ")",
+                        std::nullopt);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                fail_errno(errno);
+            return;
+        }
+        switch (m_starttls->feed(std::string_view(buf, static_cast<std::size_t>(n)))) {
+        case StartTls::Status::failed:
+            m_received = m_starttls->received();
+            return fail(ErrorClass::starttls, {}, m_starttls->message());
+        case StartTls::Status::done:
+            if (m_sent < m_out.size())
+                break; // cannot happen: the go-ahead answers our last command
+            return begin_tls();
+        case StartTls::Status::more:
+            break;
+        }
+        m_out += m_starttls->take_output();
+        if (flush_plain() == Io::failed)
+            return;
+    }
+    watch(true, m_sent < m_out.size());
+}
+
+// --- TLS --------------------------------------------------------------------------------
+
+void LayeredCheck::begin_tls() {
+    m_phase = Phase::handshake;
+    m_starttls.reset();
+    auto started = TlsSession::start(*m_options.tls, std::move(m_fd), m_host);
+    if (auto* f = std::get_if<TlsFailure>(&started))
+        return fail_tls(*f);
+    m_tls = std::move(std::get<std::unique_ptr<TlsSession>>(started));
+    on_handshake_step(m_tls->step());
+}
+
+void LayeredCheck::on_handshake_step(TlsStep step) {
+    switch (step) {
+    case TlsStep::want_read:
+        if (m_tls->confirming() && !m_grace.pending() && !m_grace.start(k_tls_confirm_grace))
+            return fail_errno(ENOMEM);
+        watch(true, false);
+        return;
+    case TlsStep::want_write:
+        watch(false, true);
+        return;
+    case TlsStep::done:
+        m_grace.cancel();
+        return begin_exchange();
+    case TlsStep::failed:
+        return fail_tls(m_tls->failure());
+    }
+}
+
+void LayeredCheck::on_grace() {
+    on_handshake_step(m_tls->finish_unconfirmed());
+}
+
+// --- --send / --expect ------------------------------------------------------------------
+
+void LayeredCheck::begin_exchange() {
+    m_phase = Phase::exchange;
+    m_sent = 0;
+    if (m_options.send.empty() && !m_options.expect)
+        return pass();
+    if (!watch(true, false))
+        return;
+    on_exchange_io(EV_WRITE);
+}
+
+void LayeredCheck::on_exchange_io(short what) {
+    // With TLS a write may wait for readability (and a read for writability): try both.
+    if ((what & EV_WRITE || m_tls) && send_request() == Io::failed)
+        return;
+    if ((what & EV_READ || m_tls) && read_reply() == Io::failed)
         return;
     if (m_sent < m_options.send.size())
         return; // the reply counts only after the request went out
@@ -76,18 +252,33 @@ void SendExpectCheck::on_io(short what) {
                     "no match in the first " + std::to_string(k_expect_limit) + " bytes");
 }
 
-SendExpectCheck::Io SendExpectCheck::send_request() {
+LayeredCheck::Io LayeredCheck::send_request() {
     const std::string& send = m_options.send;
     while (m_sent < send.size()) {
-        ssize_t n = ::send(m_fd.get(), send.data() + m_sent, send.size() - m_sent, MSG_NOSIGNAL);
-        if (n >= 0) {
-            m_sent += static_cast<std::size_t>(n);
-            continue;
-        }
-        int err = errno;
-        if (err != EAGAIN && err != EINTR) {
-            fail_errno(err);
-            return Io::failed;
+        if (m_tls) {
+            TlsSession::Io io = m_tls->write(send.data() + m_sent, send.size() - m_sent);
+            if (io.status == TlsSession::Io::Status::ok) {
+                m_sent += io.bytes;
+                continue;
+            }
+            if (io.status == TlsSession::Io::Status::want_read)
+                return Io::more; // the read watch is on
+            if (io.status != TlsSession::Io::Status::want_write) {
+                fail_tls(m_tls->failure());
+                return Io::failed;
+            }
+        } else {
+            ssize_t n =
+                ::send(m_fd.get(), send.data() + m_sent, send.size() - m_sent, MSG_NOSIGNAL);
+            if (n >= 0) {
+                m_sent += static_cast<std::size_t>(n);
+                continue;
+            }
+            int err = errno;
+            if (err != EAGAIN && err != EINTR) {
+                fail_errno(err);
+                return Io::failed;
+            }
         }
         if (event_add(m_write.get(), nullptr) != 0) {
             fail_errno(ENOMEM);
@@ -99,22 +290,48 @@ SendExpectCheck::Io SendExpectCheck::send_request() {
     return Io::more;
 }
 
-SendExpectCheck::Io SendExpectCheck::read_reply() {
+LayeredCheck::Io LayeredCheck::reply_ended() {
+    if (m_options.expect && m_options.expect->matches(m_received)) {
+        event_del(m_read.get()); // EOF stays readable: no spinning until sent
+        return Io::more;
+    }
+    fail(ErrorClass::expect_mismatch, {}, "connection closed before a reply matched");
+    return Io::failed;
+}
+
+LayeredCheck::Io LayeredCheck::read_reply() {
     char buf[k_expect_limit];
     while (m_received.size() < k_expect_limit) {
-        ssize_t n = ::recv(m_fd.get(), buf, k_expect_limit - m_received.size(), 0);
+        std::size_t room = k_expect_limit - m_received.size();
+        if (m_tls) {
+            TlsSession::Io io = m_tls->read(buf, room);
+            switch (io.status) {
+            case TlsSession::Io::Status::ok:
+                m_received.append(buf, io.bytes);
+                continue;
+            case TlsSession::Io::Status::want_read:
+                return Io::more;
+            case TlsSession::Io::Status::want_write:
+                if (event_add(m_write.get(), nullptr) != 0) {
+                    fail_errno(ENOMEM);
+                    return Io::failed;
+                }
+                return Io::more;
+            case TlsSession::Io::Status::closed:
+            case TlsSession::Io::Status::truncated:
+                return reply_ended();
+            case TlsSession::Io::Status::failed:
+                fail_tls(m_tls->failure());
+                return Io::failed;
+            }
+        }
+        ssize_t n = ::recv(m_fd.get(), buf, room, 0);
         if (n > 0) {
             m_received.append(buf, static_cast<std::size_t>(n));
             continue;
         }
-        if (n == 0) {
-            if (m_options.expect && m_options.expect->matches(m_received)) {
-                event_del(m_read.get()); // EOF stays readable: no spinning until sent
-                return Io::more;
-            }
-            fail(ErrorClass::expect_mismatch, {}, "connection closed before a reply matched");
-            return Io::failed;
-        }
+        if (n == 0)
+            return reply_ended();
         int err = errno;
         if (err == EAGAIN || err == EINTR)
             return Io::more;
@@ -125,7 +342,19 @@ SendExpectCheck::Io SendExpectCheck::read_reply() {
     return Io::more;
 }
 
-void SendExpectCheck::on_timeout() {
+void LayeredCheck::on_timeout() {
+    std::string after = " timed out after " + seconds_text(m_options.timeout);
+    switch (m_phase) {
+    case Phase::starttls: {
+        std::string name(starttls_protocol_name(*m_options.starttls));
+        m_received = m_starttls->received();
+        return fail(ErrorClass::timeout, {}, "STARTTLS (" + name + ")" + after);
+    }
+    case Phase::handshake:
+        return fail(ErrorClass::timeout, {}, "TLS handshake" + after);
+    case Phase::exchange:
+        break;
+    }
     std::string within = " within " + seconds_text(m_options.timeout);
     if (m_received.empty())
         fail(ErrorClass::expect_timeout, {}, "no reply" + within);
@@ -133,22 +362,31 @@ void SendExpectCheck::on_timeout() {
         fail(ErrorClass::expect_mismatch, {}, "reply did not match" + within);
 }
 
-void SendExpectCheck::pass() {
+void LayeredCheck::pass() {
     m_timer.cancel();
+    m_grace.cancel();
     m_read.reset();
     m_write.reset();
     CheckOutcome out;
     out.passed = true;
-    out.fd = std::move(m_fd);
+    if (m_tls) {
+        out.tls = m_tls->info();
+        out.channel = Channel(std::move(m_tls));
+    } else {
+        out.channel = Channel(std::move(m_fd));
+    }
     out.bytes_read = m_received.size();
     Done done = std::move(m_done); // the owner may destroy this Check from inside `done`
     done(std::move(out));
 }
 
-void SendExpectCheck::fail(ErrorClass error, ErrorCode code, std::string message) {
+void LayeredCheck::fail(ErrorClass error, ErrorCode code, std::string message,
+                        std::optional<CertFacts> cert) {
     m_timer.cancel();
+    m_grace.cancel();
     m_read.reset();
     m_write.reset();
+    m_tls.reset(); // a failed check sends no close_notify: the socket just closes
     m_fd.reset();
     CheckOutcome out;
     out.error = error;
@@ -156,14 +394,15 @@ void SendExpectCheck::fail(ErrorClass error, ErrorCode code, std::string message
     out.message = std::move(message);
     out.bytes_read = m_received.size();
     out.received = std::move(m_received);
+    out.cert = std::move(cert);
     Done done = std::move(m_done);
     done(std::move(out));
 }
 
 } // namespace
 
-std::unique_ptr<Check> make_check(Loop& loop, const CheckOptions& options) {
-    return std::make_unique<SendExpectCheck>(loop, options);
+std::unique_ptr<Check> make_check(Loop& loop, const CheckOptions& options, std::string host) {
+    return std::make_unique<LayeredCheck>(loop, options, std::move(host));
 }
 
 } // namespace tcpretry::core

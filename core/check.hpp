@@ -1,16 +1,23 @@
 // The check of a connected socket: what must happen after the TCP connect before the target
-// counts as up. Today that is --send / --expect; a TLS handshake or an HTTP exchange would be
-// another kind of Check, made by make_check(), without a change to the Connector.
+// counts as up. It is layered, each layer optional, all of it under the Check's one timer:
+//   STARTTLS opening (--starttls) -> TLS handshake (--tls) -> --send / --expect (over TLS
+//   when there is TLS).
+// An HTTP exchange would be another layer (or another kind of Check, made by make_check()),
+// without a change to the Connector.
 //
 // A Check takes the connected socket, does its own I/O with its own timer, and reports once
-// through its callback: passed (the socket handed back, with how many bytes it read from it)
-// or failed (why, and the bytes received).
+// through its callback: passed (the Channel handed back: the socket, or the TLS session that
+// owns it, with how many application bytes it read) or failed (why, the bytes received, and
+// the server's certificate when a TLS failure saw one). The timer's expiry names the phase:
+// "TLS handshake timed out after 3 s".
 #pragma once
 
 #include "core/defaults.hpp"
 #include "core/errors.hpp"
 #include "core/expect.hpp"
 #include "core/loop.hpp"
+#include "core/starttls.hpp"
+#include "core/tls.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -20,22 +27,57 @@
 
 namespace tcpretry::core {
 
-// An application-level check after the TCP connect: send bytes, then expect a reply.
+// An application-level check after the TCP connect: STARTTLS, TLS, send bytes, expect a reply.
 struct CheckOptions {
     std::string send;              // sent right after connecting (may be empty)
     std::optional<Matcher> expect; // matched against the first k_expect_limit bytes received
     Duration timeout = k_connect_timeout;
+    std::optional<TlsContext> tls;            // TLS handshake (shared by every connection)
+    std::optional<StartTlsProtocol> starttls; // plain-text opening first (needs tls)
+};
+
+// TLS 1.3 with a client certificate: how long a handshake that is complete on our side waits
+// for the server's verdict on our certificate (a ticket, data, or its alert) before it is
+// taken as accepted. OpenSSL servers send their tickets at once, so this is rarely waited out;
+// a server that sends none and waits for us to speak would otherwise stall every check.
+inline constexpr Duration k_tls_confirm_grace = std::chrono::milliseconds(300);
+
+// A connection that passed its check: the plain socket, or the TLS session that owns it.
+// Destroying (or reassigning) a TLS channel sends close_notify first (best effort, never
+// waits), so wait and ping mode close TLS connections in an orderly way.
+class Channel {
+  public:
+    Channel() = default;
+    explicit Channel(UniqueFd fd) : m_fd(std::move(fd)) {}
+    explicit Channel(std::unique_ptr<TlsSession> tls) : m_tls(std::move(tls)) {}
+    Channel(Channel&&) noexcept = default;
+    Channel& operator=(Channel&& other) noexcept;
+    ~Channel() { close(); }
+
+    explicit operator bool() const { return m_fd || m_tls; }
+    int fd() const { return m_tls ? m_tls->fd() : m_fd.get(); }
+    TlsSession* tls() const { return m_tls.get(); }
+    // The plain socket (empty for TLS); the channel keeps nothing.
+    UniqueFd release_fd() { return std::move(m_fd); }
+    std::unique_ptr<TlsSession> release_tls() { return std::move(m_tls); }
+    void close(); // close_notify (TLS), then the socket closes
+
+  private:
+    UniqueFd m_fd;
+    std::unique_ptr<TlsSession> m_tls;
 };
 
 struct CheckOutcome {
     bool passed = false;
-    UniqueFd fd;             // passed: the socket, handed back
-    uint64_t bytes_read = 0; // what the check read from the socket
+    Channel channel;            // passed: the connection, handed back
+    std::optional<TlsInfo> tls; // passed with TLS: the handshake's facts
+    uint64_t bytes_read = 0;    // what the check read (application bytes, after TLS)
     // failed
     ErrorClass error = ErrorClass::fatal;
     ErrorCode code;
     std::string message;
-    std::string received; // the bytes received (raw; reporters shorten and escape them)
+    std::string received;          // the bytes received (raw; reporters shorten and escape them)
+    std::optional<CertFacts> cert; // a TLS failure: the server's certificate, when it showed one
 };
 
 class Check {
@@ -50,8 +92,9 @@ class Check {
     virtual void start(UniqueFd fd, Done done) = 0;
 };
 
-// The check `options` describe (they must outlive it).
-std::unique_ptr<Check> make_check(Loop& loop, const CheckOptions& options);
+// The check `options` describe (they must outlive it). `host` is the target's host: TLS sends
+// it as SNI and checks the certificate against it (unless TlsConfig::sni replaces it).
+std::unique_ptr<Check> make_check(Loop& loop, const CheckOptions& options, std::string host = {});
 
 // A timeout as messages say it: "3 s", "0.25 s".
 std::string seconds_text(Duration d);

@@ -1,7 +1,11 @@
 // An established connection held open in watch mode (after muduo's TcpConnection): reads
-// and discards what arrives, counts it, and reports how the connection ended.
+// and discards what arrives, counts it, and reports how the connection ended. A TLS
+// connection (a Channel with a session) is read through TLS: close_notify is an orderly
+// close (tls_close), a TLS error or an EOF without close_notify is tls_error, a reset stays a
+// reset; closing it sends close_notify before the half-close.
 #pragma once
 
+#include "core/check.hpp"
 #include "core/event.hpp"
 #include "core/loop.hpp"
 
@@ -45,6 +49,9 @@ class Connection {
     // is closed then.
     static std::unique_ptr<Connection> open(Loop& loop, UniqueFd fd, Duration keepalive,
                                             Closed on_closed, uint64_t bytes_read = 0) noexcept;
+    // The same for a Channel: plain, or TLS (the session then owns the socket).
+    static std::unique_ptr<Connection> open(Loop& loop, Channel channel, Duration keepalive,
+                                            Closed on_closed, uint64_t bytes_read = 0) noexcept;
 
     Connection(Private, Loop& loop, Closed on_closed, uint64_t bytes_read) noexcept;
     ~Connection();
@@ -57,8 +64,15 @@ class Connection {
     void close(std::function<void()> done);
 
     uint64_t bytes_received() const { return m_bytes; }
+    // After Closed with tls_error: the TLS error's code (none for a truncation) and words.
+    ErrorCode end_code() const;
+    std::string end_message() const;
 
   private:
+    struct Tls; // only for a TLS connection: plain ones carry one pointer more, no more
+    static void on_tls_event(evutil_socket_t, short what, void* arg) noexcept;
+    void on_tls_readable();
+    static void set_keepalive(int fd, Duration keepalive);
     struct BevFree {
         void operator()(bufferevent* b) const { bufferevent_free(b); }
     };
@@ -68,7 +82,8 @@ class Connection {
     void on_bev_event(short what);
     void finish_close();
 
-    std::unique_ptr<bufferevent, BevFree> m_bev;
+    std::unique_ptr<bufferevent, BevFree> m_bev; // plain
+    std::unique_ptr<Tls> m_tls;                  // TLS
     Closed m_on_closed;
     std::function<void()> m_on_done; // set while closing
     Timer m_linger;

@@ -275,7 +275,7 @@ void Connector::on_pace() {
 
 void Connector::report_failure(const Endpoint& peer, TimePoint started, ErrorClass error,
                                ErrorCode code, std::string message, bool fatal,
-                               std::string received) {
+                               std::string received, std::optional<CertFacts> cert) {
     Round& r = *m_current;
     if (fatal)
         ++r.fatal;
@@ -286,6 +286,7 @@ void Connector::report_failure(const Endpoint& peer, TimePoint started, ErrorCla
     e.code = code;
     e.message = std::move(message);
     e.received = std::move(received);
+    e.cert = std::move(cert);
     e.duration = Clock::now() - started;
     emit(e);
 }
@@ -420,10 +421,10 @@ void Connector::succeed(Attempt* attempt, const SockAddr& local) {
     r.end_connecting(); // the other addresses and queries end silently; the slot is free
     r.winner_local = local;
     if (!m_options->check)
-        return hand_on(std::move(winner->peer), std::move(winner->fd), 0);
+        return hand_on(std::move(winner->peer), Channel(std::move(winner->fd)), 0);
     r.winner = std::move(winner->peer);
     r.winner_started = winner->started;
-    r.check = make_check(m_loop, *m_options->check);
+    r.check = make_check(m_loop, *m_options->check, m_target.host);
     r.check_start = Clock::now();
     m_state = State::checking;
     // `done` may run before start() returns, and it may drop the Round: nothing after this.
@@ -434,14 +435,17 @@ void Connector::succeed(Attempt* attempt, const SockAddr& local) {
 void Connector::on_check_done(CheckOutcome outcome) {
     Round& r = *m_current;
     if (outcome.passed)
-        return hand_on(std::move(r.winner), std::move(outcome.fd), outcome.bytes_read);
+        return hand_on(std::move(r.winner), std::move(outcome.channel), outcome.bytes_read,
+                       std::move(outcome.tls));
     report_failure(r.winner, r.winner_started, outcome.error, outcome.code,
-                   std::move(outcome.message), false, std::move(outcome.received));
+                   std::move(outcome.message), false, std::move(outcome.received),
+                   std::move(outcome.cert));
     if (m_current)
         fail_round(outcome.error);
 }
 
-void Connector::hand_on(Endpoint peer, UniqueFd fd, uint64_t bytes_read) {
+void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
+                        std::optional<TlsInfo> tls) {
     TimePoint now = Clock::now();
     const Round& r = *m_current;
     Event e = make_event(EventType::connected);
@@ -451,12 +455,13 @@ void Connector::hand_on(Endpoint peer, UniqueFd fd, uint64_t bytes_read) {
     if (m_options->check)
         e.check = now - r.check_start;
     e.waited = now - *m_first_round_start;
+    e.tls = std::move(tls);
     m_current.reset(); // the round is over
     m_state = State::connected;
     m_failed_streak = 0;
     emit(e);
     if (m_on_connected)
-        m_on_connected(std::move(fd), bytes_read);
+        m_on_connected(std::move(channel), bytes_read);
 }
 
 void Connector::check_round_over() {

@@ -17,7 +17,8 @@
 //   After each attempt its fd watch is removed and the fd closed; the first to connect wins,
 //   and every other attempt and query of the round ends silently, the gate slot is freed.
 //   With --send/--expect the winner is checked (state checking): a Check does the I/O within
-//   its own timer; a failed check fails the round (expect_mismatch / expect_timeout).
+//   its own timer (STARTTLS, the TLS handshake, then --send/--expect over the channel); a
+//   failed check fails the round (starttls, tls_*, cert_expiring, expect_*, timeout).
 //   The round fails when every address failed (or nothing resolved, or the deadline passed).
 //   Then the Round is dropped and: rounds exhausted or every address fatal -> gave up; else
 //   the retry timer starts the next round after the backoff delay. stop() drops the Round and
@@ -65,9 +66,9 @@ class Connector {
         stopped,    // stop() was called
     };
 
-    // Called with the connected socket and how many bytes the check already read from it;
-    // if unset, the socket is closed at once.
-    using ConnectedHandler = std::function<void(UniqueFd fd, uint64_t bytes_read)>;
+    // Called with the connection (the socket, or its TLS session) and how many bytes the
+    // check already read from it; if unset, the connection is closed at once.
+    using ConnectedHandler = std::function<void(Channel channel, uint64_t bytes_read)>;
 
     // With options of its own (options.seed seeds the backoff jitter).
     Connector(Loop& loop, Resolver& resolver, Target target, std::size_t index,
@@ -117,10 +118,12 @@ class Connector {
     void attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode code, std::string message,
                         bool fatal);
     void report_failure(const Endpoint& peer, TimePoint started, ErrorClass error, ErrorCode code,
-                        std::string message, bool fatal, std::string received = {});
+                        std::string message, bool fatal, std::string received = {},
+                        std::optional<CertFacts> cert = std::nullopt);
     void succeed(Attempt* attempt, const SockAddr& local);
     void on_check_done(CheckOutcome outcome);
-    void hand_on(Endpoint peer, UniqueFd fd, uint64_t bytes_read);
+    void hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
+                 std::optional<TlsInfo> tls = std::nullopt);
     void check_round_over();
     void fail_resolution();
     void on_round_timeout();

@@ -80,6 +80,16 @@ std::string_view error_class_name(ErrorClass c) {
         return "expect_mismatch";
     case ErrorClass::expect_timeout:
         return "expect_timeout";
+    case ErrorClass::tls_handshake:
+        return "tls_handshake";
+    case ErrorClass::tls_verify:
+        return "tls_verify";
+    case ErrorClass::tls_alpn:
+        return "tls_alpn";
+    case ErrorClass::cert_expiring:
+        return "cert_expiring";
+    case ErrorClass::starttls:
+        return "starttls";
     }
     return "fatal";
 }
@@ -166,6 +176,10 @@ std::string_view disconnect_reason_name(DisconnectReason r) {
         return "error";
     case DisconnectReason::recheck:
         return "recheck";
+    case DisconnectReason::tls_close:
+        return "tls_close";
+    case DisconnectReason::tls_error:
+        return "tls_error";
     }
     return "error";
 }

@@ -27,6 +27,11 @@ enum class ErrorClass {
     self_connect,
     expect_mismatch, // connected, but the reply did not match --expect
     expect_timeout,  // connected, but nothing arrived before --expect-timeout
+    tls_handshake,   // the TLS handshake failed (errno: OpenSSL's reason)
+    tls_verify,      // the server's certificate did not verify (errno: X509_V_ERR_*)
+    tls_alpn,        // --alpn offered and no protocol agreed
+    cert_expiring,   // the certificate expires within --cert-min-days
+    starttls,        // the server refused or did not offer STARTTLS
 };
 
 ErrorClass classify_errno(int err);

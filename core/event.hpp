@@ -4,6 +4,7 @@
 #include "core/address.hpp"
 #include "core/clock.hpp"
 #include "core/errors.hpp"
+#include "core/tls_info.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,11 +27,13 @@ enum class EventType {
 
 // Why an established connection ended.
 enum class DisconnectReason {
-    closed,  // the peer closed it (EOF)
-    reset,   // the peer reset it (RST)
-    timeout, // keepalive or TCP_USER_TIMEOUT found the peer or path dead
-    error,   // any other error
-    recheck, // --recheck: a fresh connect failed while the held one lived; we closed it
+    closed,    // the peer closed it (EOF)
+    reset,     // the peer reset it (RST)
+    timeout,   // keepalive or TCP_USER_TIMEOUT found the peer or path dead
+    error,     // any other error
+    recheck,   // --recheck: a fresh connect failed while the held one lived; we closed it
+    tls_close, // TLS: the peer sent close_notify (an orderly close)
+    tls_error, // TLS: a TLS error, or EOF without close_notify (a truncation)
 };
 
 std::string_view disconnect_reason_name(DisconnectReason r);
@@ -49,7 +52,12 @@ struct Event {
     ErrorCode code;      // the errno or resolver code, when there was one
     std::string message; // human words
 
-    std::string received; // failed with expect_*: the first bytes the server sent (raw)
+    std::string received; // failed with expect_* or starttls: the first bytes the server sent
+
+    // connected, probe (ok): the TLS handshake's facts (--tls / --starttls)
+    std::optional<TlsInfo> tls;
+    // failed (tls_verify, cert_expiring, ...), probe (not ok): the server's certificate
+    std::optional<CertFacts> cert;
 
     Duration duration{};           // failed: this address's attempt; connected: its connect time
     Duration waited{};             // connected: since the target's first round began

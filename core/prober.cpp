@@ -91,6 +91,7 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
         out.address = e.address;
         out.duration = e.duration;
         out.check = e.check;
+        out.tls = e.tls;
         m_stats.add_success(e.duration);
     } else {
         if (p.last_failure) {
@@ -99,6 +100,7 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
             out.code = p.last_failure->code;
             out.message = p.last_failure->message;
             out.received = p.last_failure->received;
+            out.cert = p.last_failure->cert;
             out.duration = p.last_failure->duration;
         } else {
             out.error = e.error;

@@ -29,8 +29,9 @@ TcpClient::TcpClient(Loop& loop, Resolver& resolver, Target target, std::size_t 
       m_connector(loop, resolver, std::move(target), index, std::move(connector), seed, *this) {
     if (m_options->hold)
         m_w = std::make_unique<Watch>(*this);
-    m_connector.set_connected_handler(
-        [this](UniqueFd fd, uint64_t bytes_read) { on_connected(std::move(fd), bytes_read); });
+    m_connector.set_connected_handler([this](Channel channel, uint64_t bytes_read) {
+        on_connected(std::move(channel), bytes_read);
+    });
 }
 
 TcpClient::Watch::Watch(TcpClient& owner)
@@ -159,13 +160,13 @@ void TcpClient::settle_drop(bool outage) {
         m_sink.on_event(h);
 }
 
-void TcpClient::on_connected(UniqueFd fd, uint64_t bytes_read) {
+void TcpClient::on_connected(Channel channel, uint64_t bytes_read) {
     if (m_stopped)
-        return; // stopped by the sink while it heard `connected`: the fd just closes
+        return; // stopped by the sink while it heard `connected`: the channel just closes
     if (!m_options->hold)
-        return; // wait mode: the fd closes here, gracefully
+        return; // wait mode: the channel closes here, gracefully (TLS: close_notify)
     m_connection = Connection::open(
-        m_loop, std::move(fd), m_options->keepalive,
+        m_loop, std::move(channel), m_options->keepalive,
         [this](DisconnectReason reason, int err) { on_dropped(reason, err); }, bytes_read);
     if (!m_connection) {
         // Connected but cannot be watched: an error drop (an outage), reported from the loop
@@ -208,12 +209,19 @@ Event TcpClient::drop_event(DisconnectReason reason, int err, Duration uptime,
 }
 
 void TcpClient::on_dropped(DisconnectReason reason, int err) {
-    drop(reason, err, m_connection->bytes_received());
+    if (reason != DisconnectReason::tls_error)
+        return drop(reason, err, m_connection->bytes_received());
+    drop(reason, err, m_connection->bytes_received(), m_connection->end_code(),
+         m_connection->end_message());
 }
 
-void TcpClient::drop(DisconnectReason reason, int err, uint64_t bytes) {
+void TcpClient::drop(DisconnectReason reason, int err, uint64_t bytes, ErrorCode code,
+                     std::string message) {
     TimePoint now = Clock::now();
     Event e = drop_event(reason, err, now - m_w->connected_at, bytes);
+    if (code)
+        e.code = code;
+    e.message = std::move(message);
     m_connection.reset();
     m_w->recheck_timer.cancel();
     stop_recheck();
@@ -222,7 +230,11 @@ void TcpClient::drop(DisconnectReason reason, int err, uint64_t bytes) {
     if (m_w->available && now - m_w->changed >= m_options->stable_after)
         m_connector.reset_backoff();
 
-    if (reason == DisconnectReason::closed || reason == DisconnectReason::reset) {
+    // A TLS truncation (EOF without close_notify) is how many servers close: also maybe
+    // recycled. Other TLS errors are an outage at once.
+    bool truncated = reason == DisconnectReason::tls_error && !code;
+    if (reason == DisconnectReason::closed || reason == DisconnectReason::reset ||
+        reason == DisconnectReason::tls_close || truncated) {
         // Maybe only recycled: reconnect at once (paced), and say which once we know.
         m_w->pending_drop = std::make_unique<Event>(std::move(e));
         m_w->drop_time = now;

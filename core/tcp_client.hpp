@@ -58,10 +58,11 @@ class TcpClient final : private EventSink {
     class RecheckSink;
 
     void on_event(const Event& e) override;
-    void on_connected(UniqueFd fd, uint64_t bytes_read);
+    void on_connected(Channel channel, uint64_t bytes_read);
     void on_dropped(DisconnectReason reason, int err);
     Event drop_event(DisconnectReason reason, int err, Duration uptime, uint64_t bytes) const;
-    void drop(DisconnectReason reason, int err, uint64_t bytes);
+    void drop(DisconnectReason reason, int err, uint64_t bytes, ErrorCode code = {},
+              std::string message = {});
     void settle_drop(bool outage);
     void begin_outage(TimePoint at);
     void end_outage(TimePoint at);

@@ -347,20 +347,24 @@ std::string verify_error_words(long code, const CertFacts* cert, std::string_vie
     }
 }
 
-std::string_view tls_failure_class_name(const TlsFailure& failure) {
+ErrorClass tls_failure_class(const TlsFailure& failure) {
     switch (failure.kind) {
     case TlsFailureKind::handshake:
-        return "tls_handshake";
+        return ErrorClass::tls_handshake;
     case TlsFailureKind::verify:
-        return "tls_verify";
+        return ErrorClass::tls_verify;
     case TlsFailureKind::alpn:
-        return "tls_alpn";
+        return ErrorClass::tls_alpn;
     case TlsFailureKind::cert_expiring:
-        return "cert_expiring";
+        return ErrorClass::cert_expiring;
     case TlsFailureKind::io:
         break;
     }
-    return error_class_name(classify_errno(failure.code.value));
+    return classify_errno(failure.code.value);
+}
+
+std::string_view tls_failure_class_name(const TlsFailure& failure) {
+    return error_class_name(tls_failure_class(failure));
 }
 
 // --- TlsContext ---------------------------------------------------------------------------

@@ -15,8 +15,7 @@
 // host for both. Verification always runs: with `insecure` its result is only reported
 // (TlsInfo::verified false, with the reason), and the handshake goes on.
 //
-// The failure classes (names as in the error table; ErrorClass gains them when the check
-// phase is wired):
+// The failure classes (ErrorClass, names as in the error table):
 //   tls_handshake  the handshake failed. errno is OpenSSL's reason macro name (ErrorCode::tls):
 //                    SSL_R_TLSV1_ALERT_PROTOCOL_VERSION   the peer refused our versions (alert)
 //                    SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE  the peer found nothing in common
@@ -46,6 +45,7 @@
 
 #include "core/errors.hpp"
 #include "core/loop.hpp"
+#include "core/tls_info.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -84,35 +84,8 @@ struct TlsConfig {
     std::optional<int> cert_min_days; // fail when the leaf has fewer whole days left
 };
 
-// Facts of a certificate (the peer's leaf).
-struct CertFacts {
-    std::string subject; // RFC 2253: "CN=db.example,O=Example"
-    std::string issuer;
-    std::string serial;     // lower-case hex, no separators
-    std::string not_before; // RFC 3339 UTC: "2026-12-01T05:30:00Z"
-    std::string not_after;
-    int64_t not_before_unix = 0; // the same as seconds since 1970 (for metrics)
-    int64_t not_after_unix = 0;
-    int64_t days_left = 0; // whole days until not_after, rounded down; negative once expired
-    std::vector<std::string> dns_names;    // subjectAltName DNS entries
-    std::vector<std::string> ip_addresses; // subjectAltName IP entries, as text
-    std::string sha256;                    // of the DER, lower-case hex
-};
-
 // The facts of `cert` at `now`.
 CertFacts cert_facts(const x509_st* cert, std::chrono::system_clock::time_point now);
-
-// A completed handshake.
-struct TlsInfo {
-    std::string version; // "TLSv1.3"
-    std::string cipher;  // "TLS_AES_256_GCM_SHA384"
-    std::string alpn;    // the agreed protocol; empty: none
-    std::string sni;     // what was sent; empty for an IP literal
-    bool verified = false;
-    ErrorCode verify_error;     // insecure and not verified: why (ErrorCode::x509)
-    std::string verify_message; // ... in words
-    std::optional<CertFacts> cert;
-};
 
 enum class TlsFailureKind {
     handshake,     // tls_handshake
@@ -129,8 +102,9 @@ struct TlsFailure {
     std::optional<CertFacts> cert; // the leaf, when the peer showed one
 };
 
-// The error class's name of a failure: "tls_handshake", "tls_verify", "tls_alpn",
-// "cert_expiring"; for an I/O failure the errno's class ("reset", ...).
+// The error class of a failure: tls_handshake, tls_verify, tls_alpn, cert_expiring; for an
+// I/O failure the errno's class (reset, ...). And its name.
+ErrorClass tls_failure_class(const TlsFailure& failure);
 std::string_view tls_failure_class_name(const TlsFailure& failure);
 
 // Words for a verify result, with the leaf's facts when known: "certificate expired 3 days

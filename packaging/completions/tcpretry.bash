@@ -11,10 +11,11 @@
 _tcpretry_value_opts='-t --timeout -n --attempts -T --connect-timeout --initial-delay
   --max-delay --multiplier --jitter --seed --quorum --parallel --targets-file
   --stable-after --keepalive --recheck --send --expect --expect-timeout -c --count
-  -i --interval --source --resolver --format --metrics-listen --color'
+  -i --interval --source --resolver --format --metrics-listen --color --ca-file --ca-path
+  --sni --tls-min-version --alpn --client-cert --client-key --cert-min-days --starttls'
 # Options that take no value.
 _tcpretry_flag_opts='-h --help --version --once --all --any -w --watch -4 -6 -j --json
-  -q --quiet -v --verbose --timestamps --no-timestamps'
+  -q --quiet -v --verbose --timestamps --no-timestamps --tls --insecure'
 
 # _tcpretry_value OPTION CUR: sets COMPREPLY to what completes OPTION's value CUR (nothing
 # for free-form values: durations, numbers, addresses, strings).
@@ -22,9 +23,14 @@ _tcpretry_value() {
   case $1 in
     --format) mapfile -t COMPREPLY < <(compgen -W 'human json prometheus' -- "$2") ;;
     --color) mapfile -t COMPREPLY < <(compgen -W 'auto always never' -- "$2") ;;
-    --targets-file)
+    --tls-min-version) mapfile -t COMPREPLY < <(compgen -W '1.2 1.3' -- "$2") ;;
+    --starttls) mapfile -t COMPREPLY < <(compgen -W 'smtp imap pop3 ftp postgres' -- "$2") ;;
+    --targets-file | --ca-file | --client-cert | --client-key)
       compopt -o filenames 2>/dev/null # fails harmlessly when not called by <TAB>
       mapfile -t COMPREPLY < <(compgen -f -- "$2") ;;
+    --ca-path)
+      compopt -o filenames 2>/dev/null
+      mapfile -t COMPREPLY < <(compgen -d -- "$2") ;;
   esac
 }
 

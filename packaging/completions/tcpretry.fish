@@ -55,6 +55,19 @@ complete -c tcpretry -n $opt -l send -x -d 'Send STRING after connecting'
 complete -c tcpretry -n $opt -l expect -x -d 'Ready only when the reply matches REGEX'
 complete -c tcpretry -n $opt -l expect-timeout -x -d 'How long to wait for the reply'
 
+# TLS
+complete -c tcpretry -n $opt -l tls -d 'Ready only after a TLS handshake with a verified certificate'
+complete -c tcpretry -n $opt -l insecure -d 'Report certificate verification, do not require it'
+complete -c tcpretry -n $opt -l ca-file -r -F -d 'Trust the CA certificates in FILE (PEM)'
+complete -c tcpretry -n $opt -l ca-path -x -a '(__fish_complete_directories)' -d 'Trust the CA certificates in DIR'
+complete -c tcpretry -n $opt -l sni -x -d 'Send NAME as SNI and check the certificate for it'
+complete -c tcpretry -n $opt -l tls-min-version -x -a '1.2 1.3' -d 'Lowest TLS version'
+complete -c tcpretry -n $opt -l alpn -x -d 'Offer these ALPN protocols (h2,http/1.1)'
+complete -c tcpretry -n $opt -l client-cert -r -F -d 'Client certificate (PEM)'
+complete -c tcpretry -n $opt -l client-key -r -F -d 'Client key (PEM)'
+complete -c tcpretry -n $opt -l cert-min-days -x -d 'Fail when the certificate expires in fewer than N days'
+complete -c tcpretry -n $opt -l starttls -x -a 'smtp imap pop3 ftp postgres' -d 'Upgrade with STARTTLS first (implies --tls)'
+
 # Ping
 complete -c tcpretry -n $opt -s c -l count -x -d 'Ping mode: N probes per target (0: until stopped)'
 complete -c tcpretry -n $opt -s i -l interval -x -d 'Ping mode: time between probes'

@@ -131,7 +131,7 @@ TEST_CASE("Check: --send alone passes once the request is sent") {
     CHECK(r.reported_inside_start); // nothing to wait for
     CHECK(r.outcome->passed);
     CHECK(r.outcome->bytes_read == 0);
-    REQUIRE(r.outcome->fd);
+    REQUIRE(r.outcome->channel);
     CHECK(read_some(p.peer.get()) == "PING\r\n");
     CHECK(r.reports == 1);
 }
@@ -150,10 +150,10 @@ TEST_CASE("Check: --expect matches the reply; the socket comes back with the byt
     CHECK(r.outcome->passed);
     CHECK(r.outcome->bytes_read == 7);
     CHECK(r.outcome->received.empty());
-    REQUIRE(r.outcome->fd);
+    REQUIRE(r.outcome->channel);
     // Still connected: what the peer sends next is for the new owner.
     write_all(p.peer.get(), "more");
-    CHECK(read_some(r.outcome->fd.get()) == "more");
+    CHECK(read_some(r.outcome->channel.fd()) == "more");
     CHECK(r.reports == 1);
 }
 
@@ -181,7 +181,7 @@ TEST_CASE("Check: the peer closes before a match: expect_mismatch with what it s
     r.run();
     REQUIRE(r.outcome);
     CHECK_FALSE(r.outcome->passed);
-    CHECK_FALSE(r.outcome->fd);
+    CHECK_FALSE(r.outcome->channel);
     CHECK(r.outcome->error == ErrorClass::expect_mismatch);
     CHECK(r.outcome->message == "connection closed before a reply matched");
     CHECK(r.outcome->received == "-ERR no\r\n");

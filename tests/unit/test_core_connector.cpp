@@ -422,7 +422,7 @@ TEST_CASE("Connector: a listening socket is connected") {
             ConnectorFixture f;
             Connector& c = f.make(text, fast_options(3), 1);
             UniqueFd handed;
-            c.set_connected_handler([&](UniqueFd fd, uint64_t) { handed = std::move(fd); });
+            c.set_connected_handler([&](Channel ch, uint64_t) { handed = ch.release_fd(); });
             c.start();
             f.run();
             const RecordingSink& sink = f.sink;
@@ -643,8 +643,8 @@ TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a check that passes hands the so
         make(v4_target(local_port(server.listener.get())), checked_options("PING\r\n", "^OK$"));
     uint64_t handed_bytes = 0;
     UniqueFd handed;
-    c.set_connected_handler([&](UniqueFd fd, uint64_t bytes) {
-        handed = std::move(fd);
+    c.set_connected_handler([&](Channel ch, uint64_t bytes) {
+        handed = ch.release_fd();
         handed_bytes = bytes;
     });
     Timer serve(loop, [&] {
