@@ -1,0 +1,426 @@
+"""--tls and --starttls against loopback servers: `openssl s_server`, and Python `ssl` servers
+in this file for the precise cases (certificates from tls_certs.py). Valid and invalid
+certificates (each verify failure by its errno name), --insecure, --cert-min-days,
+--tls-min-version, a plain-text server and a silent one, mutual TLS, ALPN, STARTTLS smtp,
+ping mode and watch mode over TLS, exit statuses and the human lines."""
+
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import unittest
+
+import harness
+import tls_certs
+from harness import of_type, summary
+from test_tls_certs import SServer
+
+CERTS = None
+_TMP = None
+
+
+def setUpModule():
+    global CERTS, _TMP
+    if shutil.which("openssl") is None:
+        raise unittest.SkipTest("openssl is not installed")
+    _TMP = tempfile.TemporaryDirectory(prefix="tcpretry-tls-")
+    CERTS = tls_certs.make_certs(_TMP.name)
+
+
+def tearDownModule():
+    if _TMP:
+        _TMP.cleanup()
+
+
+def _drain(conn):
+    """Reads until the peer closes (or the connection breaks)."""
+    try:
+        while conn.recv(4096):
+            pass
+    except (OSError, ssl.SSLError):
+        pass
+
+
+def hold(tls):
+    _drain(tls)
+
+
+class Listener:
+    """A listening socket on 127.0.0.1 with a thread that accepts and hands each connection to
+    `serve(conn, index)` in a thread of its own. The socket listens before the constructor
+    returns, so a client may connect at once."""
+
+    def __init__(self, serve, accept=True):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.serve = serve
+        self.conns = []
+        self.stopped = False
+        self.count = 0
+        self.lock = threading.Lock()
+        if accept:
+            self.thread = threading.Thread(target=self._accept, daemon=True)
+            self.thread.start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(conn)
+                index = self.count
+                self.count += 1
+            threading.Thread(target=self._serve, args=(conn, index), daemon=True).start()
+
+    def _serve(self, conn, index):
+        try:
+            self.serve(conn, index)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopped = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def server_context(pair, min_version=None, max_version=None, alpn=None, client_ca=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pair.cert, pair.key)
+    if min_version:
+        ctx.minimum_version = min_version
+    if max_version:
+        ctx.maximum_version = max_version
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_ca)
+    return ctx
+
+
+class TlsCase(harness.TestCase):
+    def tls_server(self, pair=None, after=hold, **context):
+        """A Python TLS server: the handshake, then after(tls_socket, index)."""
+        ctx = server_context(pair or CERTS.leaf, **context)
+
+        def serve(conn, index):
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                if after is hold:
+                    hold(tls)
+                else:
+                    after(tls, index)
+
+        return self.listener(serve)
+
+    def listener(self, serve, accept=True):
+        l = Listener(serve, accept)
+        self.addCleanup(l.close)
+        return l
+
+    def tls_run(self, port, *args, host="localhost", ca=True, timeout=harness.RUN_TIMEOUT):
+        extra = ["--ca-file", CERTS.ca.cert] if ca else []
+        return harness.run("--json", "--tls", *extra, *args, f"{host}:{port}", timeout=timeout)
+
+    def clean(self, r):
+        """No sanitizer report (the ASan build exits 1 on one, like a failed run)."""
+        for word in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            self.assertNotIn(word, r.stderr, r)
+
+    def connected(self, r):
+        self.clean(r)
+        self.assertExit(r, harness.EXIT_OK)
+        c = of_type(r.events(), "connected")
+        self.assertEqual(len(c), 1, r)
+        return c[0]
+
+    def failure(self, r, error, errno=None):
+        """One round (--once) that failed with `error`: exit 1; returns the failed event."""
+        self.clean(r)
+        self.assertExit(r, harness.EXIT_FAILED)
+        failed = [e for e in of_type(r.events(), "failed") if e.get("address") == "127.0.0.1"]
+        self.assertEqual(len(failed), 1, r)
+        f = failed[0]
+        self.assertEqual(f["error"], error, r)
+        if errno is not None:
+            self.assertEqual(f.get("errno"), errno, r)
+        self.assertEqual(summary(r.events())["exit_code"], 1)
+        return f
+
+
+class Verification(TlsCase):
+    def test_valid_certificate_connects_with_the_tls_facts(self):
+        s = SServer(CERTS.leaf.cert, CERTS.leaf.key)
+        self.addCleanup(s.close)
+        r = self.tls_run(s.port, "--once")
+        c = self.connected(r)
+        tls = c["tls"]
+        self.assertIn(tls["version"], ("TLSv1.2", "TLSv1.3"))
+        self.assertTrue(tls["cipher"])
+        self.assertIsNone(tls["alpn"])
+        self.assertEqual(tls["sni"], "localhost")
+        self.assertIs(tls["verified"], True)
+        cert = tls["cert"]
+        self.assertIn("CN=localhost", cert["subject"])
+        self.assertIn("CN=tcpretry test CA", cert["issuer"])
+        self.assertEqual(cert["dns_names"], ["localhost"])
+        self.assertIn("127.0.0.1", cert["ip_addresses"])
+        self.assertIn(cert["days_left"], (363, 364, 365))
+        self.assertRegex(cert["sha256"], r"^[0-9a-f]{64}$")
+        self.assertRegex(cert["not_after"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertIn("check_ms", c)
+
+    def test_ip_literal_is_checked_against_the_ip_addresses_without_sni(self):
+        s = self.tls_server()
+        c = self.connected(self.tls_run(s.port, "--once", host="127.0.0.1"))
+        self.assertIsNone(c["tls"]["sni"])
+        self.assertIs(c["tls"]["verified"], True)
+
+    def test_each_verify_failure_has_its_errno(self):
+        cases = [
+            (CERTS.expired, "localhost", "X509_V_ERR_CERT_HAS_EXPIRED", "expired 3 days ago"),
+            (CERTS.not_yet_valid, "localhost", "X509_V_ERR_CERT_NOT_YET_VALID",
+             "not valid before"),
+            (CERTS.other_name, "localhost", "X509_V_ERR_HOSTNAME_MISMATCH", "other.example"),
+            (CERTS.other_name, "127.0.0.1", "X509_V_ERR_IP_ADDRESS_MISMATCH", "other.example"),
+            (CERTS.self_signed, "localhost", "X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT",
+             "self-signed"),
+        ]
+        for pair, host, errno, words in cases:
+            with self.subTest(errno=errno, host=host):
+                s = self.tls_server(pair)
+                f = self.failure(self.tls_run(s.port, "--once", host=host), "tls_verify", errno)
+                self.assertIn(words, f["message"])
+                self.assertIn("cert", f)  # the certificate that failed, for the record
+                self.assertRegex(f["cert"]["sha256"], r"^[0-9a-f]{64}$")
+
+    def test_unknown_ca_without_ca_file(self):
+        s = self.tls_server()
+        f = self.failure(self.tls_run(s.port, "--once", ca=False), "tls_verify")
+        self.assertIn(f["errno"], ("X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+                                   "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT"))
+        self.assertIn("not trusted", f["message"])
+
+    def test_insecure_connects_and_reports_why_it_did_not_verify(self):
+        s = self.tls_server(CERTS.expired)
+        c = self.connected(self.tls_run(s.port, "--once", "--insecure"))
+        self.assertIs(c["tls"]["verified"], False)
+        self.assertEqual(c["tls"]["verify_errno"], "X509_V_ERR_CERT_HAS_EXPIRED")
+        self.assertIn("expired", c["tls"]["verify_message"])
+
+    def test_verify_failure_is_retried_like_any_failed_round(self):
+        s = self.tls_server(CERTS.expired)
+        r = self.tls_run(s.port, "--attempts", "2", "--initial-delay", "10ms")
+        self.assertExit(r, harness.EXIT_FAILED)
+        events = r.events()
+        self.assertEqual(len(of_type(events, "retry")), 1, r)
+        self.assertEqual(of_type(events, "gave_up")[0]["reason"], "tls_verify")
+
+    def test_cert_min_days(self):
+        s = self.tls_server(CERTS.short_lived)  # 10 days left
+        c = self.connected(self.tls_run(s.port, "--once", "--cert-min-days", "5"))
+        self.assertIn(c["tls"]["cert"]["days_left"], (9, 10))
+        f = self.failure(self.tls_run(s.port, "--once", "--cert-min-days", "30"),
+                         "cert_expiring")
+        self.assertIn(f["cert"]["days_left"], (9, 10))
+        # Also with --insecure: the expiry is the point of the flag.
+        self.failure(self.tls_run(s.port, "--once", "--insecure", "--cert-min-days", "30"),
+                     "cert_expiring")
+
+    def test_sni_replaces_the_host_for_sending_and_checking(self):
+        s = self.tls_server(CERTS.other_name)
+        c = self.connected(self.tls_run(s.port, "--once", "--sni", "other.example"))
+        self.assertEqual(c["tls"]["sni"], "other.example")
+
+
+class Handshake(TlsCase):
+    def test_min_version_1_3_against_a_1_2_server(self):
+        s = self.tls_server(max_version=ssl.TLSVersion.TLSv1_2)
+        c = self.connected(self.tls_run(s.port, "--once"))
+        self.assertEqual(c["tls"]["version"], "TLSv1.2")
+        f = self.failure(self.tls_run(s.port, "--once", "--tls-min-version", "1.3"),
+                         "tls_handshake")
+        self.assertTrue(f["errno"].startswith("SSL_R_"), f)
+
+    def test_openssl_s_server_tls_1_2_only(self):
+        s = SServer(CERTS.leaf.cert, CERTS.leaf.key, extra=("-tls1_2",))
+        self.addCleanup(s.close)
+        self.failure(self.tls_run(s.port, "--once", "--tls-min-version", "1.3"),
+                     "tls_handshake")
+
+    def test_plain_text_server_fails_the_handshake_quickly(self):
+        def banner(conn, index):
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n" * 4)
+            _drain(conn)
+
+        l = self.listener(banner)
+        r = self.tls_run(l.port, "--once", "-T", "10s")
+        f = self.failure(r, "tls_handshake")
+        self.assertTrue(f["errno"].startswith("SSL_R_"), f)
+        self.assertLess(r.elapsed, 8.0, "a plain-text answer must not wait for the deadline")
+
+    def test_silent_server_times_out_naming_the_handshake(self):
+        l = self.listener(None, accept=False)  # the kernel accepts; nobody ever speaks
+        r = self.tls_run(l.port, "--once", "-T", "1s")
+        f = self.failure(r, "timeout")
+        self.assertEqual(f["message"], "TLS handshake timed out after 1 s")
+
+    def test_mutual_tls(self):
+        s = self.tls_server(client_ca=CERTS.client_ca.cert)
+        c = self.connected(self.tls_run(s.port, "--once", "--client-cert", CERTS.client.cert,
+                                         "--client-key", CERTS.client.key))
+        self.assertIs(c["tls"]["verified"], True)
+        f = self.failure(self.tls_run(s.port, "--once"), "tls_handshake")
+        self.assertTrue(f["errno"].startswith("SSL_R_"), f)
+
+    def test_alpn_agree_and_disagree(self):
+        s = self.tls_server(alpn=["h2", "http/1.1"])
+        c = self.connected(self.tls_run(s.port, "--once", "--alpn", "h2,http/1.1"))
+        self.assertEqual(c["tls"]["alpn"], "h2")
+        s2 = self.tls_server(alpn=["h2"])
+        self.failure(self.tls_run(s2.port, "--once", "--alpn", "http/1.1"), "tls_alpn")
+
+    def test_send_expect_over_tls(self):
+        def echo(tls, index):
+            line = tls.recv(100)
+            tls.sendall(b"+" + line)
+            hold(tls)
+
+        s = self.tls_server(after=echo)
+        c = self.connected(self.tls_run(s.port, "--once", "--send", "PING\\r\\n",
+                                        "--expect", "^\\+PING"))
+        self.assertIn("tls", c)
+
+
+class StartTls(TlsCase):
+    def smtp(self, offer):
+        ctx = server_context(CERTS.leaf)
+
+        def serve(conn, index):
+            f = conn.makefile("rb")
+            conn.sendall(b"220 mail.test ESMTP\r\n")
+            f.readline()  # EHLO
+            if not offer:
+                conn.sendall(b"250-mail.test\r\n250 SIZE 1000\r\n")
+                _drain(conn)
+                return
+            conn.sendall(b"250-mail.test\r\n250 STARTTLS\r\n")
+            if f.readline().strip().upper() != b"STARTTLS":
+                return
+            conn.sendall(b"220 go ahead\r\n")
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                hold(tls)
+
+        return self.listener(serve)
+
+    def test_smtp(self):
+        l = self.smtp(offer=True)
+        r = harness.run("--json", "--starttls", "smtp", "--ca-file", CERTS.ca.cert, "--once",
+                        f"localhost:{l.port}")
+        c = self.connected(r)
+        self.assertIs(c["tls"]["verified"], True)
+
+    def test_smtp_without_starttls_fails_with_what_it_received(self):
+        l = self.smtp(offer=False)
+        r = harness.run("--json", "--starttls", "smtp", "--ca-file", CERTS.ca.cert, "--once",
+                        f"localhost:{l.port}")
+        f = self.failure(r, "starttls")
+        self.assertIn("250 SIZE 1000", f["received"])
+
+
+class Modes(TlsCase):
+    def test_ping_mode_each_probe_a_full_handshake(self):
+        s = self.tls_server()
+        r = self.tls_run(s.port, "-c", "3", "-i", "50ms")
+        self.assertExit(r, harness.EXIT_OK)
+        probes = of_type(r.events(), "probe")
+        self.assertEqual(len(probes), 3, r)
+        for p in probes:
+            self.assertIs(p["ok"], True)
+            self.assertIs(p["tls"]["verified"], True)
+        self.assertGreaterEqual(s.count, 3)
+
+    def watch(self, after, reason):
+        s = self.tls_server(after=after)
+        p = self.background("--json", "--watch", "--tls", "--ca-file", CERTS.ca.cert,
+                            f"localhost:{s.port}")
+        c = p.wait_for_event("connected")
+        self.assertIsNotNone(c, p.lines())
+        self.assertIn("tls", c)
+        d = p.wait_for_event("disconnected")
+        self.assertIsNotNone(d, p.lines())
+        self.assertEqual(d["reason"], reason, d)
+        # The reconnect holds a TLS connection again: SIGINT closes it (close_notify first).
+        self.assertIsNotNone(p.wait_for_event("connected", connection=2), p.lines())
+        p.send_signal(signal.SIGINT)
+        r = p.wait()
+        self.clean(r)
+        self.assertExit(r, harness.EXIT_OK)  # watch mode: available at the end
+        return d
+
+    def test_watch_close_notify_is_an_orderly_close(self):
+        def close_first(tls, index):
+            if index == 0:
+                tls.unwrap()  # close_notify
+            hold(tls)
+
+        self.watch(close_first, "tls_close")
+
+    def test_watch_reset(self):
+        def reset_first(tls, index):
+            if index == 0:
+                tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                tls.close()  # an RST
+                return
+            hold(tls)
+
+        self.watch(reset_first, "reset")
+
+    def test_watch_truncation_is_a_tls_error(self):
+        def truncate_first(tls, index):
+            if index == 0:
+                tls.close()  # no close_notify
+                return
+            hold(tls)
+
+        d = self.watch(truncate_first, "tls_error")
+        self.assertIn("close_notify", d["message"])
+
+
+class Human(TlsCase):
+    def test_connected_line_and_failure_words(self):
+        s = self.tls_server()
+        r = harness.run("--tls", "--ca-file", CERTS.ca.cert, "--once", f"localhost:{s.port}")
+        self.assertExit(r, harness.EXIT_OK)
+        self.assertRegex(r.stdout, r"connected on attempt 1 .*TLSv1\.[23], certificate 36\d "
+                                   r"days left")
+        e = self.tls_server(CERTS.expired)
+        r = harness.run("--tls", "--ca-file", CERTS.ca.cert, "--once", f"localhost:{e.port}")
+        self.assertExit(r, harness.EXIT_FAILED)
+        self.assertIn("certificate expired 3 days ago", r.stdout + r.stderr)
+        self.assertIn("tls_verify", r.stdout + r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
