@@ -258,8 +258,7 @@ void add_tls_flags(CLI::App& app, Raw& r) {
     const char* g = "TLS";
     flag(app, r, r.tls, "--tls",
          "Ready only after a TLS handshake with a certificate that verifies for the host", g);
-    flag(app, r, r.insecure, "--insecure",
-         "Report certificate verification, do not require it (the facts are still reported)", g);
+    flag(app, r, r.insecure, "--insecure", "Report certificate verification, do not require it", g);
     option(app, r, r.ca_file, "--ca-file", "Trust the CA certificates in FILE (PEM)", "FILE", g);
     r.ca_file.opt->default_str("system store");
     option(app, r, r.ca_path, "--ca-path", "Trust the CA certificates in DIR (hashed, c_rehash)",

@@ -348,10 +348,11 @@ void LayeredCheck::on_timeout() {
     case Phase::starttls: {
         std::string name(starttls_protocol_name(*m_options.starttls));
         m_received = m_starttls->received();
-        return fail(ErrorClass::timeout, {}, "STARTTLS (" + name + ")" + after);
+        return fail(ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT),
+                    "STARTTLS (" + name + ")" + after);
     }
     case Phase::handshake:
-        return fail(ErrorClass::timeout, {}, "TLS handshake" + after);
+        return fail(ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT), "TLS handshake" + after);
     case Phase::exchange:
         break;
     }
