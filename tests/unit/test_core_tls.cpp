@@ -2,6 +2,8 @@
 // server the test makes, with certificates made here with the OpenSSL API (a CA, leaves for
 // localhost + 127.0.0.1, expired, not yet valid, for another name, self-signed, from an
 // untrusted CA, a client CA and its client certificate).
+#include "core/check.hpp"
+#include "core/connection.hpp"
 #include "core/loop.hpp"
 #include "core/starttls.hpp"
 #include "core/tls.hpp"
@@ -965,4 +967,197 @@ TEST_CASE("TLS on the Loop over TCP: STARTTLS smtp, then the handshake, then a r
     CHECK(session->step() == TlsStep::done);
     CHECK(session->info().verified);
     CHECK(reply == "PONG");
+}
+
+// --- the layered Check (core/check) and a held TLS Connection (core/connection) ----------
+
+namespace {
+
+// A TLS server on the server end of a TCP pair, driven by its own fd watch: optionally an
+// SMTP opening first, then the handshake, then "PING" -> "PONG"; then `after` (0: hold).
+struct LoopServer {
+    enum class After { hold, close_notify, truncate };
+    LoopServer(Loop& loop, tcpretry::test::TcpPair& pair, const Identity& id, bool smtp,
+               After after = After::hold)
+        : tls({.identity = &id}), fd(pair.server.get()), smtp_stage(smtp ? 0 : 2), end(after),
+          side(loop, pair.server.get(), [this] { return step(); }) {
+        REQUIRE(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+        SSL_set_fd(tls.ssl.get(), fd);
+        if (smtp)
+            send_text("220 mail.example ESMTP\r\n");
+        side.go();
+    }
+    void send_text(const char* text) {
+        std::size_t n = std::strlen(text);
+        CHECK(::send(fd, text, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n));
+    }
+    short step() {
+        SSL* ssl = tls.ssl.get();
+        if (smtp_stage < 2) {
+            char buf[256];
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n > 0)
+                inbox.append(buf, static_cast<std::size_t>(n));
+            if (smtp_stage == 0 && inbox == "EHLO localhost\r\n") {
+                send_text("250-mail.example\r\n250 STARTTLS\r\n");
+                inbox.clear();
+                smtp_stage = 1;
+            } else if (smtp_stage == 1 && inbox == "STARTTLS\r\n") {
+                send_text("220 go ahead\r\n");
+                smtp_stage = 2;
+            }
+            return EV_READ;
+        }
+        if (!handshaken) {
+            int r = SSL_do_handshake(ssl);
+            if (r != 1) {
+                int e = SSL_get_error(ssl, r);
+                ERR_clear_error();
+                return e == SSL_ERROR_WANT_WRITE  ? EV_WRITE
+                       : e == SSL_ERROR_WANT_READ ? EV_READ
+                                                  : 0;
+            }
+            handshaken = true;
+            if (end == After::close_notify) {
+                SSL_shutdown(ssl);
+                return 0;
+            }
+            if (end == After::truncate) {
+                ::shutdown(fd, SHUT_WR);
+                return 0;
+            }
+        }
+        char buf[16];
+        int n = SSL_read(ssl, buf, sizeof buf);
+        if (n == 4 && std::string(buf, 4) == "PING")
+            SSL_write(ssl, "PONG", 4);
+        ERR_clear_error();
+        return n > 0 || SSL_get_error(ssl, n) == SSL_ERROR_WANT_READ ? EV_READ : 0;
+    }
+
+    Server tls; // its context and SSL, not its socketpair
+    int fd;
+    int smtp_stage;
+    After end;
+    std::string inbox;
+    bool handshaken = false;
+    Side side;
+};
+
+struct CheckRun {
+    std::optional<CheckOutcome> outcome;
+};
+
+CheckOutcome run_check(Loop& loop, const CheckOptions& options, UniqueFd client) {
+    REQUIRE(fcntl(client.get(), F_SETFL, fcntl(client.get(), F_GETFL) | O_NONBLOCK) == 0);
+    std::optional<CheckOutcome> outcome;
+    auto check = make_check(loop, options, "localhost");
+    check->start(std::move(client), [&](CheckOutcome o) { outcome = std::move(o); });
+    REQUIRE(tcpretry::test::run_until(loop, [&] { return outcome.has_value(); }));
+    return std::move(*outcome);
+}
+
+} // namespace
+
+TEST_CASE("Check: STARTTLS smtp, the TLS handshake, then --send/--expect over TLS") {
+    tcpretry::test::Watchdog dog(20);
+    Loop loop;
+    tcpretry::test::TcpPair pair = tcpretry::test::connected_v4_pair();
+    LoopServer server(loop, pair, pki().leaf, true);
+    CheckOptions options;
+    options.tls = context(trusting_ca());
+    options.starttls = StartTlsProtocol::smtp;
+    options.send = "PING";
+    options.expect = std::get<Matcher>(Matcher::compile("^PONG$"));
+    options.timeout = std::chrono::seconds(10);
+    CheckOutcome out = run_check(loop, options, std::move(pair.client));
+    CHECK_MESSAGE(out.passed, out.message);
+    REQUIRE(out.channel);
+    CHECK(out.channel.tls() != nullptr);
+    REQUIRE(out.tls);
+    CHECK(out.tls->verified);
+    CHECK(out.tls->sni == "localhost");
+    CHECK(out.bytes_read == 4);
+}
+
+TEST_CASE("Check: a certificate that does not verify fails tls_verify, with the certificate") {
+    tcpretry::test::Watchdog dog(20);
+    Loop loop;
+    tcpretry::test::TcpPair pair = tcpretry::test::connected_v4_pair();
+    LoopServer server(loop, pair, pki().expired, false);
+    CheckOptions options;
+    options.tls = context(trusting_ca());
+    options.timeout = std::chrono::seconds(10);
+    CheckOutcome out = run_check(loop, options, std::move(pair.client));
+    CHECK_FALSE(out.passed);
+    CHECK_FALSE(out.channel);
+    CHECK(out.error == ErrorClass::tls_verify);
+    CHECK(error_code_name(out.code) == "X509_V_ERR_CERT_HAS_EXPIRED");
+    REQUIRE(out.cert);
+    CHECK(out.cert->days_left < 0);
+}
+
+TEST_CASE("Check: a silent server times out naming the TLS handshake; a refused STARTTLS") {
+    tcpretry::test::Watchdog dog(20);
+    Loop loop;
+    SUBCASE("silent") {
+        tcpretry::test::TcpPair pair = tcpretry::test::connected_v4_pair();
+        CheckOptions options;
+        options.tls = context(trusting_ca());
+        options.timeout = std::chrono::milliseconds(200);
+        CheckOutcome out = run_check(loop, options, std::move(pair.client));
+        CHECK(out.error == ErrorClass::timeout);
+        CHECK(out.message == "TLS handshake timed out after 0.2 s");
+        CHECK(error_code_name(out.code) == "ETIMEDOUT");
+    }
+    SUBCASE("STARTTLS not offered") {
+        tcpretry::test::TcpPair pair = tcpretry::test::connected_v4_pair();
+        const char* text = "220 hi\r\n";
+        REQUIRE(::send(pair.server.get(), text, std::strlen(text), 0) > 0);
+        std::string ehlo_reply = "250 hi\r\n";
+        int sfd = pair.server.get();
+        REQUIRE(fcntl(sfd, F_SETFL, fcntl(sfd, F_GETFL) | O_NONBLOCK) == 0);
+        Side server{loop, sfd, [&]() -> short {
+                        char buf[256];
+                        if (::recv(sfd, buf, sizeof buf, 0) <= 0)
+                            return EV_READ;
+                        CHECK(::send(sfd, ehlo_reply.data(), ehlo_reply.size(), 0) > 0);
+                        return 0;
+                    }};
+        server.go();
+        CheckOptions options;
+        options.tls = context(trusting_ca());
+        options.starttls = StartTlsProtocol::smtp;
+        options.timeout = std::chrono::seconds(10);
+        CheckOutcome out = run_check(loop, options, std::move(pair.client));
+        CHECK(out.error == ErrorClass::starttls);
+        CHECK(out.received == "250 hi\r\n");
+    }
+}
+
+TEST_CASE("Connection over TLS: close_notify is tls_close, an EOF without it tls_error") {
+    tcpretry::test::Watchdog dog(20);
+    for (auto end : {LoopServer::After::close_notify, LoopServer::After::truncate}) {
+        CAPTURE(static_cast<int>(end));
+        Loop loop;
+        tcpretry::test::TcpPair pair = tcpretry::test::connected_v4_pair();
+        LoopServer server(loop, pair, pki().leaf, false, end);
+        CheckOptions options;
+        options.tls = context(trusting_ca());
+        options.timeout = std::chrono::seconds(10);
+        CheckOutcome out = run_check(loop, options, std::move(pair.client));
+        REQUIRE(out.passed);
+        std::optional<DisconnectReason> reason;
+        auto c = Connection::open(loop, std::move(out.channel), Duration::zero(),
+                                  [&](DisconnectReason r, int) { reason = r; });
+        REQUIRE(c);
+        REQUIRE(tcpretry::test::run_until(loop, [&] { return reason.has_value(); }));
+        if (end == LoopServer::After::close_notify) {
+            CHECK(*reason == DisconnectReason::tls_close);
+        } else {
+            CHECK(*reason == DisconnectReason::tls_error);
+            CHECK(c->end_message() == "connection closed without close_notify");
+            CHECK_FALSE(c->end_code());
+        }
+    }
 }
