@@ -430,3 +430,48 @@ TEST_CASE("JsonReporter writes one flushed line per event") {
     CHECK(parsed[3]["event"] == "summary");
     CHECK(parsed[3]["result"] == "ok");
 }
+
+TEST_CASE("JSON connected and failed events with TLS") {
+    core::CertFacts cert;
+    cert.subject = "CN=db.example";
+    cert.issuer = "CN=Example CA";
+    cert.serial = "1f";
+    cert.not_before = "2026-01-01T00:00:00Z";
+    cert.not_after = "2027-01-01T00:00:00Z";
+    cert.days_left = 31;
+    cert.dns_names = {"db.example"};
+    cert.sha256 = std::string(64, 'a');
+    auto e = make(core::EventType::connected);
+    e.attempt = 1;
+    e.address = endpoint("10.0.0.5", 5432, core::Family::ipv4);
+    core::TlsInfo info;
+    info.version = "TLSv1.3";
+    info.cipher = "TLS_AES_128_GCM_SHA256";
+    info.sni = "db.example";
+    info.verified = true;
+    info.cert = cert;
+    e.tls = info;
+    auto p = round_trip(event_json(e, "db:5432", known_time()));
+    REQUIRE(p.contains("tls"));
+    CHECK(p["tls"]["version"] == "TLSv1.3");
+    CHECK(p["tls"]["alpn"].is_null());
+    CHECK(p["tls"]["sni"] == "db.example");
+    CHECK(p["tls"]["verified"] == true);
+    CHECK_FALSE(p["tls"].contains("verify_errno"));
+    CHECK(p["tls"]["cert"]["days_left"] == 31);
+    CHECK(p["tls"]["cert"]["dns_names"] == nlohmann::json::array({"db.example"}));
+    CHECK(p["tls"]["cert"]["ip_addresses"] == nlohmann::json::array());
+
+    auto f = make(core::EventType::failed);
+    f.attempt = 1;
+    f.address = endpoint("10.0.0.5", 5432, core::Family::ipv4);
+    f.error = core::ErrorClass::tls_verify;
+    f.code = core::ErrorCode::x509(10); // X509_V_ERR_CERT_HAS_EXPIRED
+    f.message = "certificate expired 3 days ago";
+    f.cert = cert;
+    auto q = round_trip(event_json(f, "db:5432", known_time()));
+    CHECK(q["error"] == "tls_verify");
+    CHECK(q["errno"] == "X509_V_ERR_CERT_HAS_EXPIRED");
+    CHECK(q["cert"]["subject"] == "CN=db.example");
+    CHECK_FALSE(q.contains("tls"));
+}

@@ -594,3 +594,51 @@ TEST_CASE("parse_options: every invalid value is '--FLAG: invalid value 'VALUE' 
         CHECK(m.find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("parse_options: TLS options") {
+    SUBCASE("--tls alone: a check with a TLS context and the connect timeout") {
+        Options o = parse_ok({"--tls", "-T", "2s", "db:5432"});
+        REQUIRE(o.check);
+        CHECK(o.check->tls.has_value());
+        CHECK_FALSE(o.check->starttls);
+        CHECK(o.check->timeout == std::chrono::seconds(2));
+        CHECK(o.check->send.empty());
+        CHECK_FALSE(o.check->expect);
+    }
+    SUBCASE("--starttls implies --tls; the values reach the context's config") {
+        Options o = parse_ok({"--starttls", "postgres", "--insecure", "--sni", "db.example",
+                              "--tls-min-version", "1.3", "--alpn", "h2,http/1.1",
+                              "--cert-min-days", "14", "db:5432"});
+        REQUIRE(o.check);
+        REQUIRE(o.check->tls);
+        CHECK(o.check->starttls == core::StartTlsProtocol::postgres);
+        const core::TlsConfig& c = o.check->tls->config();
+        CHECK(c.insecure);
+        CHECK(c.sni == "db.example");
+        CHECK(c.min_version == core::TlsVersion::tls1_3);
+        CHECK(c.alpn == std::vector<std::string>{"h2", "http/1.1"});
+        CHECK(c.cert_min_days == 14);
+    }
+    SUBCASE("--send/--expect keep their check, with TLS under it") {
+        Options o = parse_ok({"--tls", "--send", "PING\\r\\n", "--expect", "PONG", "db:1"});
+        REQUIRE(o.check);
+        CHECK(o.check->tls.has_value());
+        CHECK(o.check->send == "PING\r\n");
+        CHECK(o.check->expect.has_value());
+    }
+    SUBCASE("usage errors name the flag") {
+        CHECK(usage_error({"--insecure", "db:1"}) == "--insecure needs --tls or --starttls");
+        CHECK(usage_error({"--alpn", "h2", "db:1"}) == "--alpn needs --tls or --starttls");
+        CHECK(usage_error({"--tls", "--tls-min-version", "1.1", "db:1"}) ==
+              "--tls-min-version: invalid value '1.1' (1.2 or 1.3)");
+        CHECK(usage_error({"--starttls", "http", "db:1"}) ==
+              "--starttls: invalid value 'http' (smtp, imap, pop3, ftp or postgres)");
+        CHECK(usage_error({"--tls", "--client-key", "k.pem", "db:1"}) ==
+              "--client-key needs --client-cert");
+        CHECK(
+            usage_error({"--tls", "--cert-min-days", "-3", "db:1"}).rfind("--cert-min-days:", 0) ==
+            0);
+        std::string ca = usage_error({"--tls", "--ca-file", "/nonexistent/ca.pem", "db:1"});
+        CHECK(ca.rfind("--ca-file: cannot load CA file /nonexistent/ca.pem", 0) == 0);
+    }
+}
