@@ -151,6 +151,7 @@ class TlsCase(harness.TestCase):
     def connected(self, r):
         self.clean(r)
         self.assertExit(r, harness.EXIT_OK)
+        self.assertValidJsonLines(r)
         c = of_type(r.events(), "connected")
         self.assertEqual(len(c), 1, r)
         return c[0]
@@ -341,12 +342,92 @@ class StartTls(TlsCase):
         c = self.connected(r)
         self.assertIs(c["tls"]["verified"], True)
 
+    def test_a_silent_opening_times_out_naming_starttls(self):
+        def greet_only(conn, index):
+            conn.sendall(b"220 mail.test ESMTP\r\n")
+            _drain(conn)
+
+        l = self.listener(greet_only)
+        r = harness.run("--json", "--starttls", "smtp", "--once", "-T", "1s",
+                        f"localhost:{l.port}")
+        f = self.failure(r, "timeout", "ETIMEDOUT")
+        self.assertEqual(f["message"], "STARTTLS (smtp) timed out after 1 s")
+
     def test_smtp_without_starttls_fails_with_what_it_received(self):
         l = self.smtp(offer=False)
         r = harness.run("--json", "--starttls", "smtp", "--ca-file", CERTS.ca.cert, "--once",
                         f"localhost:{l.port}")
         f = self.failure(r, "starttls")
         self.assertIn("250 SIZE 1000", f["received"])
+
+
+class OtherOpenings(TlsCase):
+    """imap, pop3, ftp and postgres: a scripted plain-text opening, then TLS."""
+
+    # (greeting, [(command the client sends, reply)]) per protocol
+    SCRIPTS = {
+        "imap": (b"* OK IMAP ready\r\n",
+                 [(b"A1 CAPABILITY", b"* CAPABILITY IMAP4rev1 STARTTLS\r\nA1 OK done\r\n"),
+                  (b"A2 STARTTLS", b"A2 OK begin TLS\r\n")]),
+        "pop3": (b"+OK POP3 ready\r\n",
+                 [(b"CAPA", b"+OK\r\nUSER\r\nSTLS\r\n.\r\n"), (b"STLS", b"+OK begin TLS\r\n")]),
+        "ftp": (b"220 FTP ready\r\n", [(b"AUTH TLS", b"234 go ahead\r\n")]),
+    }
+
+    def opening_server(self, greeting, steps):
+        ctx = server_context(CERTS.leaf)
+
+        def serve(conn, index):
+            f = conn.makefile("rb")
+            conn.sendall(greeting)
+            for command, reply in steps:
+                line = f.readline().rstrip(b"\r\n")
+                if line != command:
+                    return
+                conn.sendall(reply)
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                hold(tls)
+
+        return self.listener(serve)
+
+    def run_opening(self, proto, port):
+        return harness.run("--json", "--starttls", proto, "--ca-file", CERTS.ca.cert, "--once",
+                           f"localhost:{port}")
+
+    def test_imap_pop3_ftp(self):
+        for proto, (greeting, steps) in self.SCRIPTS.items():
+            with self.subTest(proto=proto):
+                l = self.opening_server(greeting, steps)
+                c = self.connected(self.run_opening(proto, l.port))
+                self.assertIs(c["tls"]["verified"], True)
+
+    def postgres_server(self, answer):
+        ctx = server_context(CERTS.leaf)
+
+        def serve(conn, index):
+            request = b""
+            while len(request) < 8:
+                chunk = conn.recv(8 - len(request))
+                if not chunk:
+                    return
+                request += chunk
+            if request != bytes.fromhex("0000000804d2162f"):  # SSLRequest
+                return
+            conn.sendall(answer)
+            if answer != b"S":
+                _drain(conn)
+                return
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                hold(tls)
+
+        return self.listener(serve)
+
+    def test_postgres_ssl_request(self):
+        c = self.connected(self.run_opening("postgres", self.postgres_server(b"S").port))
+        self.assertIs(c["tls"]["verified"], True)
+        f = self.failure(self.run_opening("postgres", self.postgres_server(b"N").port),
+                         "starttls")
+        self.assertEqual(f["received"], "N")
 
 
 class Modes(TlsCase):
@@ -360,6 +441,19 @@ class Modes(TlsCase):
             self.assertIs(p["ok"], True)
             self.assertIs(p["tls"]["verified"], True)
         self.assertGreaterEqual(s.count, 3)
+
+    def test_ping_mode_failures_carry_the_certificate(self):
+        s = self.tls_server(CERTS.expired)
+        r = self.tls_run(s.port, "-c", "2", "-i", "50ms")
+        self.clean(r)
+        self.assertExit(r, harness.EXIT_FAILED)
+        probes = of_type(r.events(), "probe")
+        self.assertEqual(len(probes), 2, r)
+        for p in probes:
+            self.assertIs(p["ok"], False)
+            self.assertEqual(p["error"], "tls_verify")
+            self.assertEqual(p["errno"], "X509_V_ERR_CERT_HAS_EXPIRED")
+            self.assertLess(p["cert"]["days_left"], 0)
 
     def watch(self, after, reason):
         s = self.tls_server(after=after)
