@@ -664,9 +664,10 @@ std::optional<UsageError> check_retry(const Raw& r, Options& o) {
 // --send / --expect / --expect-timeout (after check_retry: the check's deadline defaults to
 // the connect timeout).
 std::optional<UsageError> check_check(const Raw& r, Options& o) {
-    if (!r.send.given() && !r.expect.given()) {
+    bool tls = r.tls.on || r.starttls.given(); // the deadline also bounds the TLS handshake
+    if (!r.send.given() && !r.expect.given() && !tls) {
         if (r.expect_timeout.given())
-            return UsageError{r.expect_timeout.name() + " needs --expect or --send"};
+            return UsageError{r.expect_timeout.name() + " needs --expect, --send or --tls"};
         return std::nullopt;
     }
     core::CheckOptions c;

@@ -619,6 +619,13 @@ TEST_CASE("parse_options: TLS options") {
         CHECK(c.alpn == std::vector<std::string>{"h2", "http/1.1"});
         CHECK(c.cert_min_days == 14);
     }
+    SUBCASE("--expect-timeout bounds the TLS check alone too") {
+        Options o = parse_ok({"--tls", "--expect-timeout", "5s", "db:1"});
+        REQUIRE(o.check);
+        CHECK(o.check->timeout == std::chrono::seconds(5));
+        CHECK(usage_error({"--expect-timeout", "5s", "db:1"}) ==
+              "--expect-timeout needs --expect, --send or --tls");
+    }
     SUBCASE("--send/--expect keep their check, with TLS under it") {
         Options o = parse_ok({"--tls", "--send", "PING\\r\\n", "--expect", "PONG", "db:1"});
         REQUIRE(o.check);
