@@ -604,3 +604,36 @@ TEST_CASE("HumanReporter: --timestamps starts each line with the local time") {
     CHECK(out_file.lines() ==
           Lines{"2026-12-01 10:04:05 db:5432 connected on attempt 1 in 1.0 ms after 0.0 s"});
 }
+
+TEST_CASE("HumanReporter: TLS facts on the connected line") {
+    Fixture f({"db:5432"});
+    f.attempt(1);
+    auto e = f.event(core::EventType::connected, 1);
+    e.address = core::Endpoint{"10.0.0.5", 5432, core::Family::ipv4};
+    e.duration = 400us;
+    e.check = 2ms;
+    e.waited = 10ms;
+    core::TlsInfo tls;
+    tls.version = "TLSv1.3";
+    tls.verified = true;
+    tls.cert.emplace();
+    tls.cert->days_left = 89;
+    SUBCASE("verified") {
+        e.tls = tls;
+        f.reporter.on_event(e);
+        CHECK(f.out_file.lines() ==
+              Lines{"db:5432 [10.0.0.5] connected on attempt 1 in 0.40 ms, check 2.0 ms after 0.0 "
+                    "s, TLSv1.3, certificate 89 days left"});
+    }
+    SUBCASE("--insecure: not verified, and why; ALPN") {
+        tls.verified = false;
+        tls.alpn = "h2";
+        tls.verify_message = "certificate is self-signed (not trusted)";
+        e.tls = tls;
+        f.reporter.on_event(e);
+        CHECK(f.out_file.lines() ==
+              Lines{"db:5432 [10.0.0.5] connected on attempt 1 in 0.40 ms, check 2.0 ms after 0.0 "
+                    "s, TLSv1.3, ALPN h2, certificate 89 days left, NOT verified: certificate is "
+                    "self-signed (not trusted)"});
+    }
+}
