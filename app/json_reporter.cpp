@@ -123,9 +123,10 @@ void put_failure(nlohmann::ordered_json& j, const core::Event& e) {
         j["errno"] = core::error_code_name(e.code);
     j["message"] = e.message;
     j["duration_ms"] = ms(e.duration);
+    // A STARTTLS opening that timed out shows what the server said so far.
     if (e.error == core::ErrorClass::expect_mismatch ||
         e.error == core::ErrorClass::expect_timeout || e.error == core::ErrorClass::starttls ||
-        !e.received.empty())
+        (e.error == core::ErrorClass::timeout && !e.received.empty()))
         j["received"] = core::escape_bytes(e.received, core::k_received_shown);
     if (e.cert)
         j["cert"] = cert_json(*e.cert);
