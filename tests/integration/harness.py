@@ -206,7 +206,12 @@ def parse_json_lines(text):
 
 
 ERROR_CLASSES = {"refused", "timeout", "unreachable", "reset", "local", "fatal", "resolve",
-                 "self_connect"}
+                 "self_connect", "expect_mismatch", "expect_timeout", "tls_handshake",
+                 "tls_verify", "tls_alpn", "cert_expiring", "starttls"}
+# errno: a symbolic errno or resolver code (ECONNREFUSED, EAI_NONAME), an OpenSSL reason
+# (SSL_R_WRONG_VERSION_NUMBER) or library (ERR_LIB_X509), or a certificate verification
+# result (X509_V_ERR_CERT_HAS_EXPIRED).
+ERRNO_PATTERN = r"(E|SSL_R_|X509_V_ERR_|ERR_LIB_)[A-Z0-9_]+"
 RESULTS = {"ok", "gave_up", "timeout", "interrupted"}
 NUMBER = (int, float)
 
@@ -258,7 +263,7 @@ def schema_problems(e):
         elif not isinstance(e.get("address"), str) or not isinstance(e.get("port"), int):
             problems.append("failed lacks address/port")
         if "errno" in e and not (isinstance(e["errno"], str) and
-                                 re.fullmatch(r"E[A-Z0-9_]+", e["errno"])):
+                                 re.fullmatch(ERRNO_PATTERN, e["errno"])):
             problems.append(f"errno {e['errno']!r}")
         if e["error"] == "self_connect" and "errno" in e:
             problems.append("self_connect has an errno")

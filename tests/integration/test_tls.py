@@ -160,6 +160,7 @@ class TlsCase(harness.TestCase):
         """One round (--once) that failed with `error`: exit 1; returns the failed event."""
         self.clean(r)
         self.assertExit(r, harness.EXIT_FAILED)
+        self.assertValidJsonLines(r)
         failed = [e for e in of_type(r.events(), "failed") if e.get("address") == "127.0.0.1"]
         self.assertEqual(len(failed), 1, r)
         f = failed[0]
