@@ -1016,7 +1016,12 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     add_ping_flags(app, raw);
     add_network_flags(app, raw);
     add_output_flags(app, raw);
-    app.footer(footer(variables(app, raw)));
+    // The footer (exit statuses, every variable) is made only for --help: a run does not pay
+    // for wrapping it.
+    auto help = [&app, &raw] {
+        app.footer(footer(variables(app, raw)));
+        return app.help();
+    };
 
     if (auto e = switch_with_value(app, args))
         return *e;
@@ -1026,9 +1031,9 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     } catch (const CLI::CallForHelp&) {
         if (auto e = help_beside_words(app.remaining(), !o.command.empty()))
             return *e;
-        return EarlyExit{app.help()};
+        return EarlyExit{help()};
     } catch (const CLI::CallForAllHelp&) {
-        return EarlyExit{app.help()};
+        return EarlyExit{help()};
     } catch (const CLI::CallForVersion& e) {
         return EarlyExit{std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
@@ -1040,13 +1045,18 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
             return UsageError{"unknown option " + quote(a) + " (see --help)"};
         raw.words.push_back(a);
     }
-    if (auto e = apply_environment(app, raw, env))
-        return *e;
-    Environment excluded; // --help, --version
-    for (const CLI::Option* opt : app.get_options())
-        if (!variable(raw, opt))
-            excluded.emplace(env_name(opt->get_name()), opt->get_name());
-    auto env_warnings = unknown_variable_warnings(env, variables(app, raw), excluded);
+    // No TCPRETRY_ variable set (the usual case): nothing to apply or warn about, and the
+    // start of a one-probe run does not pay for naming every option's variable.
+    std::vector<std::string> env_warnings;
+    if (!env.empty()) {
+        if (auto e = apply_environment(app, raw, env))
+            return *e;
+        Environment excluded; // --help, --version
+        for (const CLI::Option* opt : app.get_options())
+            if (!variable(raw, opt))
+                excluded.emplace(env_name(opt->get_name()), opt->get_name());
+        env_warnings = unknown_variable_warnings(env, variables(app, raw), excluded);
+    }
     if (raw.words.empty() && raw.env_words.empty() && !raw.targets_file.given()) {
         std::string m = "no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])";
         if (!env_warnings.empty()) // TCPRETRY_TARGET=db:5432 is the likely reason
