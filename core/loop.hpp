@@ -173,6 +173,11 @@ class Loop {
 class Timer {
   public:
     Timer(Loop& loop, std::function<void()> fn);
+    // An armed event points at this object: a Timer stays where it was made.
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+    Timer(Timer&&) = delete;
+    Timer& operator=(Timer&&) = delete;
     // Arms (or re-arms) the timer. False when libevent cannot make or add the event (out of
     // memory): nothing is armed then. Never throws, so it is safe inside a callback.
     bool start(Duration after) noexcept;
