@@ -86,7 +86,10 @@ std::optional<SockAddr> parse_numeric_address(const std::string& text, uint16_t 
     if (auto pct = text.find('%'); pct != std::string::npos) {
         addr = text.substr(0, pct);
         zone = text.substr(pct + 1);
-        if (zone.empty())
+        // An interface name has no ':', '/' or space and is shorter than IF_NAMESIZE (the
+        // kernel would read "lo:x" as the alias of lo and accept it).
+        if (zone.empty() || zone.size() >= IF_NAMESIZE ||
+            zone.find_first_of(":/ \t\n") != std::string::npos)
             return std::nullopt;
     }
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&out.storage);

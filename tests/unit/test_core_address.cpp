@@ -42,6 +42,12 @@ TEST_CASE("parse_numeric_address") {
         {"fe80::1%0", false, Family::ipv4, ""},
         {"fe80::1%-1", false, Family::ipv4, ""},
         {"fe80::1%1x", false, Family::ipv4, ""},
+        // The kernel reads "lo:x" as an alias of lo; no interface name has ':', '/' or space.
+        {"fe80::1%lo:b1://:b4:`", false, Family::ipv4, ""},
+        {"fe80::1%lo:1", false, Family::ipv4, ""},
+        {"fe80::1%lo/x", false, Family::ipv4, ""},
+        {"fe80::1%lo x", false, Family::ipv4, ""},
+        {"fe80::1%0123456789abcdef", false, Family::ipv4, ""},
         {"127.0.0.1%lo", false, Family::ipv4, ""},
         {" 127.0.0.1", false, Family::ipv4, ""},
         {"1:2:3:4:5:6:7:8:9", false, Family::ipv4, ""},
