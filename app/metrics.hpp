@@ -7,11 +7,6 @@
 #include "app/report.hpp"
 #include "core/address.hpp"
 #include "core/event.hpp"
-#include "core/loop.hpp"
-
-#include <memory>
-
-struct evhttp_request;
 
 #include <array>
 #include <map>
@@ -76,22 +71,6 @@ class PrometheusReporter : public Reporter {
     Output& m_out;
     Output& m_err;
     const Metrics& m_metrics;
-};
-
-// --metrics-listen: GET /metrics over HTTP (libevent's evhttp), from the same loop.
-class MetricsServer {
-  public:
-    // Throws std::runtime_error when it cannot listen there.
-    MetricsServer(core::Loop& loop, const core::SockAddr& where, const Metrics& metrics);
-    ~MetricsServer();
-    MetricsServer(const MetricsServer&) = delete;
-    MetricsServer& operator=(const MetricsServer&) = delete;
-
-  private:
-    struct Http;
-    static void on_request(::evhttp_request* req, void* arg);
-    const Metrics& m_metrics;
-    std::unique_ptr<Http> m_http;
 };
 
 } // namespace tcpretry::app

@@ -3,7 +3,7 @@
 #include "app/board.hpp"
 #include "app/human_reporter.hpp"
 #include "app/json_reporter.hpp"
-#include "app/metrics.hpp"
+#include "app/metrics_server.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
 #include "core/loop.hpp"
