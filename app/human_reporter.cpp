@@ -458,7 +458,9 @@ void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
 void HumanReporter::on_probe(const core::Event& e) {
     std::string head = label(e) + " seq=" + std::to_string(e.seq) + " ";
     if (e.ok) {
+        // Ping measures latency: each probe's handshake time too (part of the check's).
         print(head + paint("connected", k_green) + " in " + format_latency(e.duration) +
+              (e.tls_time ? ", handshake " + format_latency(*e.tls_time) : "") +
               (e.check ? ", check " + format_latency(*e.check) : "") + tls_words(e));
         return;
     }
@@ -516,6 +518,21 @@ std::string sparkline(const std::vector<std::optional<core::Duration>>& history)
     return out;
 }
 
+namespace {
+
+// "connect min/avg/max/mdev = 0.1/0.2/0.3/0.05 ms, p50/p90/p99 = ..." (ping's layout)
+std::string latency_line(std::string_view what, const core::LatencySummary& l) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  "%.*s min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms, p50/p90/p99 = %.3f/%.3f/%.3f ms",
+                  static_cast<int>(what.size()), what.data(), core::to_ms(l.min),
+                  core::to_ms(l.avg), core::to_ms(l.max), core::to_ms(l.mdev), core::to_ms(l.p50),
+                  core::to_ms(l.p90), core::to_ms(l.p99));
+    return buf;
+}
+
+} // namespace
+
 void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st, bool) {
     flush_pending();
     if (m_style.verbosity == Verbosity::quiet)
@@ -533,16 +550,10 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
     print("--- " + target_at(target).text + " tcpretry statistics ---");
     print(plural(st.sent(), "probe") + " sent, " + std::to_string(st.received()) + " answered, " +
           loss + " loss, longest failure streak " + std::to_string(st.longest_failure_streak()));
-    if (auto l = st.latency()) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf,
-                      "connect min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms, p50/p90/p99 = "
-                      "%.3f/%.3f/%.3f ms",
-                      core::to_ms(l->min), core::to_ms(l->avg), core::to_ms(l->max),
-                      core::to_ms(l->mdev), core::to_ms(l->p50), core::to_ms(l->p90),
-                      core::to_ms(l->p99));
-        print(buf);
-    }
+    if (auto l = st.latency())
+        print(latency_line("connect", *l));
+    if (auto l = st.tls_latency())
+        print(latency_line("handshake", *l));
     if (m_style.sparkline && !st.history().empty())
         print(sparkline(st.history()));
 }

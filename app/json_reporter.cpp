@@ -116,13 +116,18 @@ void put_tls(nlohmann::ordered_json& j, const core::Event& e) {
     j["tls"] = std::move(o);
 }
 
-// Why an attempt or a probe failed: error, errno, message, duration_ms, received, cert.
+// Why an attempt or a probe failed: error, phase, errno, message, duration_ms, resolve_ms,
+// received, cert.
 void put_failure(nlohmann::ordered_json& j, const core::Event& e) {
     j["error"] = core::error_class_name(e.error);
+    if (e.phase)
+        j["phase"] = core::phase_name(*e.phase);
     if (e.code)
         j["errno"] = core::error_code_name(e.code);
     j["message"] = e.message;
     j["duration_ms"] = ms(e.duration);
+    if (e.resolve_time)
+        j["resolve_ms"] = ms(*e.resolve_time);
     // A STARTTLS opening that timed out shows what the server said so far.
     if (e.error == core::ErrorClass::expect_mismatch ||
         e.error == core::ErrorClass::expect_timeout || e.error == core::ErrorClass::starttls ||
@@ -132,6 +137,17 @@ void put_failure(nlohmann::ordered_json& j, const core::Event& e) {
         j["cert"] = cert_json(*e.cert);
 }
 
+// connected, probe (ok): resolve_ms, connect_ms, tls_ms, check_ms
+void put_phase_times(nlohmann::ordered_json& j, const core::Event& e) {
+    if (e.resolve_time)
+        j["resolve_ms"] = ms(*e.resolve_time);
+    j["connect_ms"] = ms(e.duration);
+    if (e.tls_time)
+        j["tls_ms"] = ms(*e.tls_time);
+    if (e.check)
+        j["check_ms"] = ms(*e.check);
+}
+
 void put_connected(nlohmann::ordered_json& j, const core::Event& e) {
     j["attempt"] = e.attempt;
     put_address(j, e);
@@ -139,9 +155,7 @@ void put_connected(nlohmann::ordered_json& j, const core::Event& e) {
         j["local_address"] = e.local->address;
         j["local_port"] = e.local->port;
     }
-    j["connect_ms"] = ms(e.duration);
-    if (e.check)
-        j["check_ms"] = ms(*e.check);
+    put_phase_times(j, e);
     j["waited_ms"] = ms(e.waited);
     j["connection"] = e.connection;
     put_tls(j, e);
@@ -169,9 +183,7 @@ void put_probe(nlohmann::ordered_json& j, const core::Event& e) {
     j["ok"] = e.ok;
     if (!e.ok)
         return put_failure(j, e);
-    j["connect_ms"] = ms(e.duration);
-    if (e.check)
-        j["check_ms"] = ms(*e.check);
+    put_phase_times(j, e);
     put_tls(j, e);
 }
 
@@ -238,22 +250,32 @@ nlohmann::ordered_json summary_json(const Summary& s, WallClock::time_point t) {
     return j;
 }
 
+namespace {
+
+// {min, avg, max, mdev, p50, p90, p99} in milliseconds.
+nlohmann::ordered_json latency_json(const core::LatencySummary& l) {
+    nlohmann::ordered_json c;
+    c["min"] = ms(l.min);
+    c["avg"] = ms(l.avg);
+    c["max"] = ms(l.max);
+    c["mdev"] = ms(l.mdev);
+    c["p50"] = ms(l.p50);
+    c["p90"] = ms(l.p90);
+    c["p99"] = ms(l.p99);
+    return c;
+}
+
+} // namespace
+
 void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st) {
     j["sent"] = st.sent();
     j["received"] = st.received();
     j["loss_percent"] = std::round(st.loss_percent() * 1000.0) / 1000.0;
     j["longest_failure_streak"] = st.longest_failure_streak();
-    if (auto l = st.latency()) {
-        nlohmann::ordered_json c;
-        c["min"] = ms(l->min);
-        c["avg"] = ms(l->avg);
-        c["max"] = ms(l->max);
-        c["mdev"] = ms(l->mdev);
-        c["p50"] = ms(l->p50);
-        c["p90"] = ms(l->p90);
-        c["p99"] = ms(l->p99);
-        j["connect_ms"] = std::move(c);
-    }
+    if (auto l = st.latency())
+        j["connect_ms"] = latency_json(*l);
+    if (auto l = st.tls_latency())
+        j["tls_ms"] = latency_json(*l);
 }
 
 void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) {

@@ -72,6 +72,7 @@ class LayeredCheck final : public Check {
     Io reply_ended();
 
     void on_timeout();
+    core::Phase failed_phase() const;
     void pass();
     void fail(ErrorClass error, ErrorCode code, std::string message,
               std::optional<CertFacts> cert = std::nullopt);
@@ -93,6 +94,8 @@ class LayeredCheck final : public Check {
     std::string m_out; // STARTTLS: plain text still to send
     std::size_t m_sent = 0;
     std::string m_received;
+    TimePoint m_tls_start{};
+    std::optional<Duration> m_tls_time; // once the handshake is done
 };
 
 void LayeredCheck::start(UniqueFd fd, Done done) {
@@ -195,6 +198,7 @@ void LayeredCheck::on_starttls_io(short what) {
 
 void LayeredCheck::begin_tls() {
     m_phase = Phase::handshake;
+    m_tls_start = Clock::now();
     m_starttls.reset();
     auto started = TlsSession::start(*m_options.tls, std::move(m_fd), m_host);
     if (auto* f = std::get_if<TlsFailure>(&started))
@@ -215,6 +219,7 @@ void LayeredCheck::on_handshake_step(TlsStep step) {
         return;
     case TlsStep::done:
         m_grace.cancel();
+        m_tls_time = Clock::now() - m_tls_start;
         return begin_exchange();
     case TlsStep::failed:
         return fail_tls(m_tls->failure());
@@ -363,6 +368,18 @@ void LayeredCheck::on_timeout() {
         fail(ErrorClass::expect_mismatch, {}, "reply did not match" + within);
 }
 
+core::Phase LayeredCheck::failed_phase() const {
+    switch (m_phase) {
+    case Phase::starttls:
+        return core::Phase::starttls;
+    case Phase::handshake:
+        return core::Phase::tls;
+    case Phase::exchange:
+        break;
+    }
+    return core::Phase::check;
+}
+
 void LayeredCheck::pass() {
     m_timer.cancel();
     m_grace.cancel();
@@ -372,6 +389,7 @@ void LayeredCheck::pass() {
     out.passed = true;
     if (m_tls) {
         out.tls = m_tls->info();
+        out.tls_time = m_tls_time;
         out.channel = Channel(std::move(m_tls));
     } else {
         out.channel = Channel(std::move(m_fd));
@@ -390,6 +408,7 @@ void LayeredCheck::fail(ErrorClass error, ErrorCode code, std::string message,
     m_tls.reset(); // a failed check sends no close_notify: the socket just closes
     m_fd.reset();
     CheckOutcome out;
+    out.phase = failed_phase();
     out.error = error;
     out.code = code;
     out.message = std::move(message);

@@ -14,6 +14,7 @@
 
 #include "core/defaults.hpp"
 #include "core/errors.hpp"
+#include "core/event.hpp"
 #include "core/expect.hpp"
 #include "core/loop.hpp"
 #include "core/starttls.hpp"
@@ -69,10 +70,12 @@ class Channel {
 
 struct CheckOutcome {
     bool passed = false;
-    Channel channel;            // passed: the connection, handed back
-    std::optional<TlsInfo> tls; // passed with TLS: the handshake's facts
-    uint64_t bytes_read = 0;    // what the check read (application bytes, after TLS)
+    Channel channel;                  // passed: the connection, handed back
+    std::optional<TlsInfo> tls;       // passed with TLS: the handshake's facts
+    std::optional<Duration> tls_time; // passed with TLS: the handshake's time (after STARTTLS)
+    uint64_t bytes_read = 0;          // what the check read (application bytes, after TLS)
     // failed
+    Phase phase = Phase::check; // starttls, tls or check (--send / --expect)
     ErrorClass error = ErrorClass::fatal;
     ErrorCode code;
     std::string message;

@@ -59,8 +59,9 @@ struct Connector::Round {
 
     Connector& owner;
     TimePoint start{};
-    std::array<Lookup, 2> lookups; // by family: IPv6, IPv4
-    HappyEyeballs eyeballs;        // the addresses not tried yet, and when the next starts
+    std::optional<Duration> resolve_time; // a name's lookup: until its first address
+    std::array<Lookup, 2> lookups;        // by family: IPv6, IPv4
+    HappyEyeballs eyeballs;               // the addresses not tried yet, and when the next starts
     std::vector<std::unique_ptr<Attempt>> attempts; // connecting now
     unsigned fatal = 0; // attempts that failed with an error retrying cannot fix
     ErrorClass last_error = ErrorClass::fatal;
@@ -144,6 +145,13 @@ Event Connector::make_event(EventType type) const {
     return e;
 }
 
+Event Connector::make_failure(Phase phase) const {
+    Event e = make_event(EventType::failed);
+    e.phase = phase;
+    e.resolve_time = m_current->resolve_time;
+    return e;
+}
+
 void Connector::begin_round() {
     Gate* gate = m_options->gate;
     if (gate && !gate->enter(this, [this] { enter_round(); })) {
@@ -174,6 +182,7 @@ void Connector::enter_round() {
     // /etc/hosts and localhost names first: a name they answer for is not asked of DNS, in
     // any family; a family they have no address for has none (-6 with an IPv4-only entry).
     if (auto local = m_resolver.local_lookup(m_target.host)) {
+        r.resolve_time = Clock::now() - r.start;
         add_local_addresses(*local);
         return start_addresses();
     }
@@ -237,6 +246,8 @@ void Connector::on_resolved(Family family, ResolveResult result) {
     Round& r = *m_current; // a round's end cancels its queries: this one is alive
     Round::Lookup& l = r.lookups[slot(family)];
     l.request = 0;
+    if (!r.resolve_time && !result.addresses.empty())
+        r.resolve_time = Clock::now() - r.start;
     r.eyeballs.resolved(family, result.addresses);
     if (result.addresses.empty())
         l.failure = std::move(result);
@@ -273,14 +284,14 @@ void Connector::on_pace() {
     start_addresses();
 }
 
-void Connector::report_failure(const Endpoint& peer, TimePoint started, ErrorClass error,
-                               ErrorCode code, std::string message, bool fatal,
+void Connector::report_failure(Phase phase, const Endpoint& peer, TimePoint started,
+                               ErrorClass error, ErrorCode code, std::string message, bool fatal,
                                std::string received, std::optional<CertFacts> cert) {
     Round& r = *m_current;
     if (fatal)
         ++r.fatal;
     r.last_error = error;
-    Event e = make_event(EventType::failed);
+    Event e = make_failure(phase);
     e.address = peer;
     e.error = error;
     e.code = code;
@@ -312,8 +323,8 @@ void Connector::connect_to(const SockAddr& addr) {
 
     auto sys_failure = [&](int err) {
         m_current->eyeballs.failed();
-        report_failure(peer, started, classify_errno(err), ErrorCode::sys(err), errno_message(err),
-                       connect_step(err) == ConnectStep::fatal);
+        report_failure(Phase::connect, peer, started, classify_errno(err), ErrorCode::sys(err),
+                       errno_message(err), connect_step(err) == ConnectStep::fatal);
     };
     if (!fd)
         return sys_failure(socket_err);
@@ -409,7 +420,8 @@ void Connector::attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode cod
     owned->watch.cancel();
     owned->fd.reset();
     m_current->eyeballs.failed(); // the next address starts at once, not after the stagger
-    report_failure(owned->peer, owned->started, error, code, std::move(message), fatal);
+    report_failure(Phase::connect, owned->peer, owned->started, error, code, std::move(message),
+                   fatal);
     start_addresses();
 }
 
@@ -436,8 +448,8 @@ void Connector::on_check_done(CheckOutcome outcome) {
     Round& r = *m_current;
     if (outcome.passed)
         return hand_on(std::move(r.winner), std::move(outcome.channel), outcome.bytes_read,
-                       std::move(outcome.tls));
-    report_failure(r.winner, r.winner_started, outcome.error, outcome.code,
+                       std::move(outcome.tls), outcome.tls_time);
+    report_failure(outcome.phase, r.winner, r.winner_started, outcome.error, outcome.code,
                    std::move(outcome.message), false, std::move(outcome.received),
                    std::move(outcome.cert));
     if (m_current)
@@ -445,7 +457,7 @@ void Connector::on_check_done(CheckOutcome outcome) {
 }
 
 void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
-                        std::optional<TlsInfo> tls) {
+                        std::optional<TlsInfo> tls, std::optional<Duration> tls_time) {
     TimePoint now = Clock::now();
     const Round& r = *m_current;
     Event e = make_event(EventType::connected);
@@ -456,6 +468,8 @@ void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
         e.check = now - r.check_start;
     e.waited = now - *m_first_round_start;
     e.tls = std::move(tls);
+    e.resolve_time = r.resolve_time;
+    e.tls_time = tls_time;
     m_current.reset(); // the round is over
     m_state = State::connected;
     m_failed_streak = 0;
@@ -482,7 +496,7 @@ void Connector::fail_resolution() {
         if (failure && (!why || (why->no_data && !failure->no_data)))
             why = &*failure;
     }
-    Event e = make_event(EventType::failed);
+    Event e = make_failure(Phase::resolve);
     e.error = ErrorClass::resolve;
     if (why) {
         e.code = why->code;
@@ -508,13 +522,13 @@ void Connector::on_round_timeout() {
     for (auto& a : in_flight) {
         a->watch.cancel();
         a->fd.reset();
-        report_failure(a->peer, a->started, ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT), message,
-                       false);
+        report_failure(Phase::connect, a->peer, a->started, ErrorClass::timeout,
+                       ErrorCode::sys(ETIMEDOUT), message, false);
         if (!m_current)
             return;
     }
     if (tried == 0) {
-        Event e = make_event(EventType::failed);
+        Event e = make_failure(Phase::resolve);
         e.error = ErrorClass::resolve;
         e.code = ErrorCode::resolver(EVUTIL_EAI_AGAIN);
         e.message = "name resolution " + message;
@@ -532,7 +546,10 @@ void Connector::on_round_timeout() {
 // A round that cannot go on for want of memory (a timer that cannot be armed): a local
 // failure of the round, never an exception through libevent.
 void Connector::fail_locally(int err) {
-    Event e = make_event(EventType::failed);
+    // Before any address was known, the round was still looking the name up.
+    const Round& r = *m_current;
+    bool resolving = !m_target.numeric && r.eyeballs.tried() == 0 && r.attempts.empty();
+    Event e = make_failure(resolving ? Phase::resolve : Phase::connect);
     e.error = ErrorClass::local;
     e.code = ErrorCode::sys(err);
     e.message = errno_message(err);

@@ -19,6 +19,9 @@
 //   With --send/--expect the winner is checked (state checking): a Check does the I/O within
 //   its own timer (STARTTLS, the TLS handshake, then --send/--expect over the channel); a
 //   failed check fails the round (starttls, tls_*, cert_expiring, expect_*, timeout).
+//   Phase times: a name's lookup is timed from the round's start to its first address (or to
+//   /etc/hosts' answer); the connect per attempt; the Check times its TLS handshake. Every
+//   failed event names its phase (resolve, connect, or the Check's starttls / tls / check).
 //   The round fails when every address failed (or nothing resolved, or the deadline passed).
 //   Then the Round is dropped and: rounds exhausted or every address fatal -> gave up; else
 //   the retry timer starts the next round after the backoff delay. stop() drops the Round and
@@ -117,13 +120,14 @@ class Connector {
     void on_writable(Attempt* attempt);
     void attempt_failed(Attempt* attempt, ErrorClass error, ErrorCode code, std::string message,
                         bool fatal);
-    void report_failure(const Endpoint& peer, TimePoint started, ErrorClass error, ErrorCode code,
-                        std::string message, bool fatal, std::string received = {},
+    void report_failure(Phase phase, const Endpoint& peer, TimePoint started, ErrorClass error,
+                        ErrorCode code, std::string message, bool fatal, std::string received = {},
                         std::optional<CertFacts> cert = std::nullopt);
     void succeed(Attempt* attempt, const SockAddr& local);
     void on_check_done(CheckOutcome outcome);
     void hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
-                 std::optional<TlsInfo> tls = std::nullopt);
+                 std::optional<TlsInfo> tls = std::nullopt,
+                 std::optional<Duration> tls_time = std::nullopt);
     void check_round_over();
     void fail_resolution();
     void on_round_timeout();
@@ -132,6 +136,7 @@ class Connector {
     void schedule_retry();
     void give_up(ErrorClass error, std::string message);
     Event make_event(EventType type) const;
+    Event make_failure(Phase phase) const; // a failed event of the current round
     void emit(const Event& e) { m_sink.on_event(e); }
 
     Loop& m_loop;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace tcpretry::core {
 
@@ -38,6 +39,31 @@ enum class DisconnectReason {
 
 std::string_view disconnect_reason_name(DisconnectReason r);
 
+// The phases of a round, in order; a failed attempt names the one it failed in.
+enum class Phase {
+    resolve,  // looking the name up (/etc/hosts, DNS)
+    connect,  // the TCP connect
+    starttls, // --starttls: the plain-text opening
+    tls,      // the TLS handshake
+    check,    // --send / --expect (over TLS when there is TLS)
+};
+
+constexpr std::string_view phase_name(Phase p) {
+    switch (p) {
+    case Phase::resolve:
+        return "resolve";
+    case Phase::connect:
+        return "connect";
+    case Phase::starttls:
+        return "starttls";
+    case Phase::tls:
+        return "tls";
+    case Phase::check:
+        return "check";
+    }
+    return "check";
+}
+
 struct Event {
     EventType type = EventType::attempt;
     std::size_t target = 0; // index of the target in the order given
@@ -61,8 +87,15 @@ struct Event {
 
     Duration duration{};           // failed: this address's attempt; connected: its connect time
     Duration waited{};             // connected: since the target's first round began
-    std::optional<Duration> check; // connected: the --send/--expect check's time
-    Duration delay{};              // retry: until the next round
+    std::optional<Duration> check; // connected: the whole check's time (STARTTLS, TLS, exchange)
+    // Phase times. connected, probe (ok), failed: how long this round's name lookup took, when a
+    // name was looked up (not for an IP literal); connected, probe (ok): the TLS handshake's
+    // time (after STARTTLS; part of `check`).
+    std::optional<Duration> resolve_time;
+    std::optional<Duration> tls_time;
+    // failed, probe (not ok): the phase it failed in
+    std::optional<Phase> phase;
+    Duration delay{}; // retry: until the next round
 
     unsigned connection = 0; // connected, disconnected: 1-based count for this target
     // probe: its sequence number (from 1) and outcome; duration is the connect time when ok,

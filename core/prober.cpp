@@ -92,7 +92,9 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
         out.duration = e.duration;
         out.check = e.check;
         out.tls = e.tls;
-        m_stats.add_success(e.duration);
+        out.resolve_time = e.resolve_time;
+        out.tls_time = e.tls_time;
+        m_stats.add_success(e.duration, e.tls_time);
     } else {
         if (p.last_failure) {
             out.address = p.last_failure->address;
@@ -102,6 +104,8 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
             out.received = p.last_failure->received;
             out.cert = p.last_failure->cert;
             out.duration = p.last_failure->duration;
+            out.phase = p.last_failure->phase;
+            out.resolve_time = p.last_failure->resolve_time;
         } else {
             out.error = e.error;
             out.message = e.message;

@@ -40,17 +40,23 @@ std::optional<LatencySummary> summarize(std::vector<Duration> samples) {
     return s;
 }
 
+void LatencySeries::merge(const LatencySeries& other) {
+    m_samples.insert(m_samples.end(), other.m_samples.begin(), other.m_samples.end());
+}
+
 void ProbeStats::remember(std::optional<Duration> d) {
     if (m_history.size() == k_history)
         m_history.erase(m_history.begin());
     m_history.push_back(d);
 }
 
-void ProbeStats::add_success(Duration connect_time) {
+void ProbeStats::add_success(Duration connect_time, std::optional<Duration> tls_time) {
     ++m_sent;
     ++m_received;
     m_streak = 0;
-    m_samples.push_back(connect_time);
+    m_connect.add(connect_time);
+    if (tls_time)
+        m_tls.add(*tls_time);
     remember(connect_time);
 }
 
@@ -65,7 +71,8 @@ void ProbeStats::merge(const ProbeStats& other) {
     m_sent += other.m_sent;
     m_received += other.m_received;
     m_longest_streak = std::max(m_longest_streak, other.m_longest_streak);
-    m_samples.insert(m_samples.end(), other.m_samples.begin(), other.m_samples.end());
+    m_connect.merge(other.m_connect);
+    m_tls.merge(other.m_tls);
 }
 
 double ProbeStats::loss_percent() const {

@@ -22,12 +22,27 @@ std::optional<LatencySummary> summarize(std::vector<Duration> samples);
 // The nearest-rank percentile of sorted samples: the value at rank ceil(p/100 * n).
 Duration nearest_rank(const std::vector<Duration>& sorted, double percent);
 
+// One series of latencies (the connect times, the TLS handshake times), summarised alike. The
+// one place that holds samples: a bounded sketch can replace its insides for every series.
+class LatencySeries {
+  public:
+    void add(Duration d) { m_samples.push_back(d); }
+    void merge(const LatencySeries& other);
+    std::size_t count() const { return m_samples.size(); }
+    // Nothing when there are no samples.
+    std::optional<LatencySummary> summary() const { return summarize(m_samples); }
+
+  private:
+    std::vector<Duration> m_samples;
+};
+
 class ProbeStats {
   public:
     // How many of the latest probes the history keeps (for a sparkline).
     static constexpr std::size_t k_history = 64;
 
-    void add_success(Duration connect_time);
+    // A successful probe: its connect time, and its handshake time with TLS.
+    void add_success(Duration connect_time, std::optional<Duration> tls_time = std::nullopt);
     void add_failure();
     // Over several targets: counts add up, streaks take the longest, samples pool.
     void merge(const ProbeStats& other);
@@ -36,7 +51,9 @@ class ProbeStats {
     unsigned received() const { return m_received; }
     double loss_percent() const;
     unsigned longest_failure_streak() const { return m_longest_streak; }
-    std::optional<LatencySummary> latency() const { return summarize(m_samples); }
+    std::optional<LatencySummary> latency() const { return m_connect.summary(); }
+    // TLS handshake times (--tls / --starttls); nothing without TLS.
+    std::optional<LatencySummary> tls_latency() const { return m_tls.summary(); }
     // The latest probes, oldest first: a connect time, or nothing for a failure.
     const std::vector<std::optional<Duration>>& history() const { return m_history; }
 
@@ -47,7 +64,8 @@ class ProbeStats {
     unsigned m_received = 0;
     unsigned m_streak = 0;
     unsigned m_longest_streak = 0;
-    std::vector<Duration> m_samples;
+    LatencySeries m_connect;
+    LatencySeries m_tls;
     std::vector<std::optional<Duration>> m_history;
 };
 

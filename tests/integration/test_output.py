@@ -38,6 +38,44 @@ class JsonLines(harness.TestCase):
                 self.assertValidJsonLines(r)
                 self.assertEqual(r.stderr, "")
 
+    def test_phase_times_and_failed_phases_without_tls(self):
+        """What a pipeline reads to tell where a round spent its time and where it failed:
+        resolve_ms only when a name was looked up, no tls_ms without --tls, and `phase` on
+        every failure (connect refused, connect timeout, resolve, check)."""
+        server, closed, hole = self.server(), self.closed_port(), self.blackhole()
+        dns = StubDns()
+        self.addCleanup(dns.close)
+        dns.answer("svc.test", a=["127.0.0.1"])
+        dns.nxdomain("missing.test")
+
+        c = of_type(harness.run("--json", server.target).events(), "connected")[0]
+        self.assertIn("connect_ms", c)
+        for absent in ("resolve_ms", "tls_ms", "check_ms", "phase"):
+            self.assertNotIn(absent, c)
+        port = server.target.rsplit(":", 1)[1]
+        r = harness.run("--json", "--resolver", dns.address, "-4", f"svc.test:{port}")
+        self.assertExit(r, 0)
+        c = of_type(r.events(), "connected")[0]
+        self.assertGreater(c["resolve_ms"], 0)
+        self.assertLessEqual(c["resolve_ms"] + c["connect_ms"], c["waited_ms"] + 0.01)
+        self.assertNotIn("tls_ms", c)
+
+        def failed(*args):
+            r = harness.run("--json", "--once", *args)
+            self.assertExit(r, 1)
+            self.assertValidJsonLines(r)
+            return of_type(r.events(), "failed")
+
+        f = failed(closed.target)[0]
+        self.assertEqual((f["error"], f["phase"]), ("refused", "connect"))
+        self.assertNotIn("resolve_ms", f)
+        f = failed("-T", "200ms", hole.target)[0]
+        self.assertEqual((f["error"], f["phase"]), ("timeout", "connect"))
+        f = failed("--resolver", dns.address, "missing.test:80")[0]
+        self.assertEqual((f["error"], f["phase"]), ("resolve", "resolve"))
+        f = failed("--expect", "^NEVER", "--expect-timeout", "200ms", server.target)[0]
+        self.assertEqual(f["phase"], "check")
+
     def test_times_are_utc_whatever_the_local_zone(self):
         server = self.server()
         env = dict(os.environ, TZ="XYZ-9")  # a POSIX zone 9 hours east of UTC

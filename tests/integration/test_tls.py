@@ -191,13 +191,19 @@ class Verification(TlsCase):
         self.assertIn(cert["days_left"], (363, 364, 365))
         self.assertRegex(cert["sha256"], r"^[0-9a-f]{64}$")
         self.assertRegex(cert["not_after"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-        self.assertIn("check_ms", c)
+        # Phase times: localhost was looked up (/etc/hosts); the handshake is part of the check.
+        self.assertGreaterEqual(c["resolve_ms"], 0)
+        self.assertGreater(c["tls_ms"], 0)
+        self.assertLessEqual(c["tls_ms"], c["check_ms"])
+        self.assertNotIn("phase", c)
 
     def test_ip_literal_is_checked_against_the_ip_addresses_without_sni(self):
         s = self.tls_server()
         c = self.connected(self.tls_run(s.port, "--once", host="127.0.0.1"))
         self.assertIsNone(c["tls"]["sni"])
         self.assertIs(c["tls"]["verified"], True)
+        self.assertIn("tls_ms", c)
+        self.assertNotIn("resolve_ms", c)  # an IP literal is not looked up
 
     def test_each_verify_failure_has_its_errno(self):
         cases = [
@@ -214,6 +220,7 @@ class Verification(TlsCase):
                 s = self.tls_server(pair)
                 f = self.failure(self.tls_run(s.port, "--once", host=host), "tls_verify", errno)
                 self.assertIn(words, f["message"])
+                self.assertEqual(f["phase"], "tls")
                 self.assertIn("cert", f)  # the certificate that failed, for the record
                 self.assertRegex(f["cert"]["sha256"], r"^[0-9a-f]{64}$")
 
@@ -280,6 +287,7 @@ class Handshake(TlsCase):
         r = self.tls_run(l.port, "--once", "-T", "10s")
         f = self.failure(r, "tls_handshake")
         self.assertTrue(f["errno"].startswith("SSL_R_"), f)
+        self.assertEqual(f["phase"], "tls")
         self.assertLess(r.elapsed, 8.0, "a plain-text answer must not wait for the deadline")
 
     def test_silent_server_times_out_naming_the_handshake(self):
@@ -287,6 +295,7 @@ class Handshake(TlsCase):
         r = self.tls_run(l.port, "--once", "-T", "1s")
         f = self.failure(r, "timeout")
         self.assertEqual(f["message"], "TLS handshake timed out after 1 s")
+        self.assertEqual(f["phase"], "tls")  # the connect worked; the handshake never did
 
     def test_mutual_tls(self):
         s = self.tls_server(client_ca=CERTS.client_ca.cert)
@@ -313,6 +322,7 @@ class Handshake(TlsCase):
         c = self.connected(self.tls_run(s.port, "--once", "--send", "PING\\r\\n",
                                         "--expect", "^\\+PING"))
         self.assertIn("tls", c)
+        self.assertLessEqual(c["tls_ms"], c["check_ms"])  # the exchange comes after it
 
 
 class StartTls(TlsCase):
@@ -353,6 +363,7 @@ class StartTls(TlsCase):
                         f"localhost:{l.port}")
         f = self.failure(r, "timeout", "ETIMEDOUT")
         self.assertEqual(f["message"], "STARTTLS (smtp) timed out after 1 s")
+        self.assertEqual(f["phase"], "starttls")
 
     def test_smtp_without_starttls_fails_with_what_it_received(self):
         l = self.smtp(offer=False)
@@ -360,6 +371,7 @@ class StartTls(TlsCase):
                         f"localhost:{l.port}")
         f = self.failure(r, "starttls")
         self.assertIn("250 SIZE 1000", f["received"])
+        self.assertEqual(f["phase"], "starttls")
 
 
 class OtherOpenings(TlsCase):
@@ -441,7 +453,22 @@ class Modes(TlsCase):
         for p in probes:
             self.assertIs(p["ok"], True)
             self.assertIs(p["tls"]["verified"], True)
+            self.assertGreater(p["tls_ms"], 0)  # each probe's own handshake
+            self.assertLessEqual(p["tls_ms"], p["check_ms"])
         self.assertGreaterEqual(s.count, 3)
+        # The summary: handshake statistics beside the connect ones, over the same probes.
+        for sm in of_type(r.events(), "summary"):
+            stats = sm["tls_ms"]
+            self.assertEqual(set(stats), {"min", "avg", "max", "mdev", "p50", "p90", "p99"})
+            self.assertEqual(stats["min"], min(p["tls_ms"] for p in probes))
+            self.assertEqual(stats["max"], max(p["tls_ms"] for p in probes))
+            self.assertIn("connect_ms", sm)
+        human = harness.run("--tls", "--ca-file", CERTS.ca.cert, "-c", "2", "-i", "50ms",
+                            f"localhost:{s.port}")
+        self.assertExit(human, harness.EXIT_OK)
+        self.assertRegex(human.stdout, r"seq=1 connected in .* ms, handshake [0-9.]+ ms, check ")
+        self.assertRegex(human.stdout, r"\nhandshake min/avg/max/mdev = [0-9./]+ ms, "
+                                       r"p50/p90/p99 = [0-9./]+ ms")
 
     def test_ping_mode_failures_carry_the_certificate(self):
         s = self.tls_server(CERTS.expired)
@@ -453,6 +480,7 @@ class Modes(TlsCase):
         for p in probes:
             self.assertIs(p["ok"], False)
             self.assertEqual(p["error"], "tls_verify")
+            self.assertEqual(p["phase"], "tls")
             self.assertEqual(p["errno"], "X509_V_ERR_CERT_HAS_EXPIRED")
             self.assertLess(p["cert"]["days_left"], 0)
 

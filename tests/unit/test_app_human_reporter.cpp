@@ -637,3 +637,36 @@ TEST_CASE("HumanReporter: TLS facts on the connected line") {
                     "self-signed (not trusted)"});
     }
 }
+
+TEST_CASE("HumanReporter: a ping probe over TLS shows its handshake time") {
+    Fixture f({"db:5432"});
+    auto e = f.event(core::EventType::probe, 0);
+    e.seq = 3;
+    e.ok = true;
+    e.address = core::Endpoint{"10.0.0.5", 5432, core::Family::ipv4};
+    e.duration = 400us;
+    e.tls_time = 1800us;
+    e.check = 2ms;
+    core::TlsInfo tls;
+    tls.version = "TLSv1.3";
+    tls.verified = true;
+    e.tls = tls;
+    f.reporter.on_event(e);
+    CHECK(f.out_file.lines() == Lines{"db:5432 [10.0.0.5] seq=3 connected in 0.40 ms, handshake "
+                                      "1.8 ms, check 2.0 ms, TLSv1.3"});
+}
+
+TEST_CASE("HumanReporter: ping statistics add a handshake line with TLS") {
+    Fixture f({"db:5432"});
+    core::ProbeStats st;
+    st.add_success(1ms, 4ms);
+    st.add_success(3ms, 6ms);
+    f.reporter.probe_summary(0, st, false);
+    CHECK(f.out_file.lines() ==
+          Lines{"--- db:5432 tcpretry statistics ---",
+                "2 probes sent, 2 answered, 0.0% loss, longest failure streak 0",
+                "connect min/avg/max/mdev = 1.000/2.000/3.000/1.000 ms, p50/p90/p99 = "
+                "1.000/3.000/3.000 ms",
+                "handshake min/avg/max/mdev = 4.000/5.000/6.000/1.000 ms, p50/p90/p99 = "
+                "4.000/6.000/6.000 ms"});
+}

@@ -475,3 +475,89 @@ TEST_CASE("JSON connected and failed events with TLS") {
     CHECK(q["cert"]["subject"] == "CN=db.example");
     CHECK_FALSE(q.contains("tls"));
 }
+
+TEST_CASE("JSON phase times and the failed phase") {
+    SUBCASE("connected through a name with TLS: resolve_ms, connect_ms, tls_ms, check_ms") {
+        auto e = make(core::EventType::connected);
+        e.attempt = 1;
+        e.address = endpoint("10.0.0.5", 443, core::Family::ipv4);
+        e.resolve_time = 1200us;
+        e.duration = 400us;
+        e.tls_time = 2500us;
+        e.check = 2600us;
+        e.tls = core::TlsInfo{};
+        auto j = event_json(e, "db:443", known_time());
+        check_fields(j, Keys{"resolve_ms", "connect_ms", "tls_ms", "check_ms", "waited_ms"});
+        auto p = round_trip(j);
+        CHECK(p["resolve_ms"].get<double>() == doctest::Approx(1.2));
+        CHECK(p["tls_ms"].get<double>() == doctest::Approx(2.5));
+        CHECK(p["check_ms"].get<double>() == doctest::Approx(2.6));
+    }
+    SUBCASE("an IP literal without TLS: no resolve_ms, no tls_ms") {
+        auto e = make(core::EventType::connected);
+        e.address = endpoint("10.0.0.5", 5432, core::Family::ipv4);
+        auto j = event_json(e, "10.0.0.5:5432", known_time());
+        check_fields(j, Keys{"connect_ms"}, Keys{"resolve_ms", "tls_ms", "check_ms", "phase"});
+    }
+    SUBCASE("probe: ok with its phase times; failed with its phase") {
+        auto ok = make(core::EventType::probe);
+        ok.ok = true;
+        ok.seq = 1;
+        ok.duration = 300us;
+        ok.tls_time = 1500us;
+        ok.check = 1600us;
+        auto p = round_trip(event_json(ok, "db:443", known_time()));
+        CHECK(p["tls_ms"].get<double>() == doctest::Approx(1.5));
+        CHECK_FALSE(p.contains("phase"));
+
+        auto bad = make(core::EventType::probe);
+        bad.seq = 2;
+        bad.error = core::ErrorClass::timeout;
+        bad.code = core::ErrorCode::sys(ETIMEDOUT);
+        bad.message = "TLS handshake timed out after 1 s";
+        bad.phase = core::Phase::tls;
+        bad.resolve_time = 100us;
+        auto q = round_trip(event_json(bad, "db:443", known_time()));
+        CHECK(q["phase"] == "tls");
+        CHECK(q["resolve_ms"].get<double>() == doctest::Approx(0.1));
+        CHECK_FALSE(q.contains("tls_ms"));
+    }
+    SUBCASE("every phase has its name on a failed event") {
+        for (const auto& row :
+             std::vector<std::pair<core::Phase, std::string>>{{core::Phase::resolve, "resolve"},
+                                                              {core::Phase::connect, "connect"},
+                                                              {core::Phase::starttls, "starttls"},
+                                                              {core::Phase::tls, "tls"},
+                                                              {core::Phase::check, "check"}}) {
+            CAPTURE(row.second);
+            auto e = make(core::EventType::failed);
+            e.phase = row.first;
+            CHECK(round_trip(event_json(e, "db:1", known_time()))["phase"] == row.second);
+        }
+    }
+}
+
+TEST_CASE("JSON ping summary: handshake statistics beside the connect ones") {
+    core::ProbeStats plain;
+    plain.add_success(1ms);
+    nlohmann::ordered_json j;
+    put_probe_stats(j, plain);
+    CHECK(j.contains("connect_ms"));
+    CHECK_FALSE(j.contains("tls_ms"));
+
+    core::ProbeStats tls;
+    tls.add_success(1ms, 4ms);
+    tls.add_success(3ms, 6ms);
+    nlohmann::ordered_json k;
+    put_probe_stats(k, tls);
+    auto p = round_trip(k);
+    REQUIRE(p.contains("tls_ms"));
+    for (const char* f : {"min", "avg", "max", "mdev", "p50", "p90", "p99"}) {
+        CAPTURE(f);
+        CHECK(p["tls_ms"][f].is_number());
+    }
+    CHECK(p["tls_ms"]["min"].get<double>() == doctest::Approx(4));
+    CHECK(p["tls_ms"]["avg"].get<double>() == doctest::Approx(5));
+    CHECK(p["tls_ms"]["max"].get<double>() == doctest::Approx(6));
+    CHECK(p["connect_ms"]["max"].get<double>() == doctest::Approx(3));
+}

@@ -213,6 +213,8 @@ TEST_CASE("Check: timeouts") {
         CHECK(r.outcome->error == ErrorClass::expect_timeout);
         CHECK(r.outcome->message == "no reply within 0.1 s");
         CHECK(r.outcome->received.empty());
+        CHECK(r.outcome->phase == Phase::check); // not the connect, not TLS
+        CHECK_FALSE(r.outcome->tls_time);
     }
     SUBCASE("a reply that does not match: expect_mismatch, with the reply") {
         const CheckOptions o = options("", "^OK", 100ms);

@@ -818,3 +818,81 @@ TEST_CASE_FIXTURE(ConnectorFixture, "Connector: names through a stub DNS server 
         CHECK(sink[1].error == ErrorClass::resolve);
     }
 }
+
+// Phase times and phases: what a user's pipeline reads to tell a slow lookup from a slow
+// connect, and a connect failure from a check failure.
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: phase times and the phase of each failure") {
+    SUBCASE("an IP literal: no resolve time; a refused connect is in phase connect") {
+        UniqueFd closed = bound_socket(Family::ipv4);
+        run_one(v4_target(local_port(closed.get())));
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
+        REQUIRE(sink[1].phase);
+        CHECK(*sink[1].phase == Phase::connect);
+        CHECK(phase_name(*sink[1].phase) == "connect");
+        CHECK_FALSE(sink[1].resolve_time);
+    }
+    SUBCASE("connected to an IP literal: connect time, no resolve or TLS time, no phase") {
+        UniqueFd listener = listening_socket(Family::ipv4);
+        run_one(v4_target(local_port(listener.get())));
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
+        CHECK_FALSE(sink[1].resolve_time);
+        CHECK_FALSE(sink[1].tls_time);
+        CHECK_FALSE(sink[1].check);
+        CHECK_FALSE(sink[1].phase);
+    }
+    SUBCASE("a name from /etc/hosts: its lookup is timed, within the round") {
+        UniqueFd listener = listening_socket(Family::ipv4);
+        ConnectorOptions o = fast_options(1);
+        o.family = Family::ipv4;
+        run_one("localhost:" + std::to_string(local_port(listener.get())), o);
+        const Event& last = sink[sink.size() - 1];
+        REQUIRE(last.type == EventType::connected);
+        REQUIRE(last.resolve_time);
+        CHECK(*last.resolve_time >= Duration::zero());
+        CHECK(*last.resolve_time <= last.waited);
+    }
+    SUBCASE("a name through DNS: timed to its first address; NXDOMAIN is phase resolve") {
+        UniqueFd listener = listening_socket(Family::ipv4);
+        const std::string name = "svc.tcpretry.test:" + std::to_string(local_port(listener.get()));
+        StubDns ok(loop, {{k_type_a, {0, {"127.0.0.1"}}}, {k_type_aaaa, {0, {}}}});
+        use_nameserver(ok.address());
+        sink.hook = [&](const Event& e) {
+            if (e.type == EventType::connected || e.type == EventType::gave_up)
+                ok.stop();
+        };
+        run_one(name);
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
+        REQUIRE(sink[1].resolve_time);
+        CHECK(*sink[1].resolve_time > Duration::zero());
+        CHECK(*sink[1].resolve_time + sink[1].duration <= sink[1].waited);
+
+        StubDns nx(loop, {{k_type_a, {3, {}}}, {k_type_aaaa, {3, {}}}});
+        use_nameserver(nx.address());
+        sink.hook = [&](const Event& e) {
+            if (e.type == EventType::gave_up)
+                nx.stop();
+        };
+        run_one(name);
+        const Event& f = sink[2];
+        REQUIRE(f.type == EventType::failed);
+        CHECK(f.error == ErrorClass::resolve);
+        REQUIRE(f.phase);
+        CHECK(*f.phase == Phase::resolve);
+    }
+    SUBCASE("a failed --expect is in phase check, with no TLS time") {
+        CheckedServer server;
+        Connector& c =
+            make(v4_target(local_port(server.listener.get())), checked_options("", "^OK"));
+        Timer serve(loop, [&] { server.serve("-ERR\r\n", true); });
+        sink.hook = [&](const Event& e) {
+            if (e.type == EventType::attempt)
+                REQUIRE(serve.start(10ms));
+        };
+        c.start();
+        run();
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
+        REQUIRE(sink[1].phase);
+        CHECK(*sink[1].phase == Phase::check);
+        CHECK_FALSE(sink[1].tls_time);
+    }
+}

@@ -313,3 +313,51 @@ TEST_CASE("ProbeStats: the history keeps the latest 64 probes, oldest first") {
     CHECK(l->min == 1us);
     CHECK(l->max == 69us);
 }
+
+TEST_CASE("LatencySeries: samples summarised, merged, none is nothing") {
+    LatencySeries a, b;
+    CHECK_FALSE(a.summary());
+    a.add(1ms);
+    a.add(3ms);
+    b.add(5ms);
+    a.merge(b);
+    CHECK(a.count() == 3);
+    CHECK(b.count() == 1);
+    auto s = a.summary();
+    REQUIRE(s);
+    CHECK(s->min == 1ms);
+    CHECK(s->avg == 3ms);
+    CHECK(s->max == 5ms);
+    CHECK(s->p50 == 3ms);
+}
+
+TEST_CASE("ProbeStats: TLS handshake times are a series of their own") {
+    ProbeStats plain;
+    plain.add_success(1ms);
+    CHECK_FALSE(plain.tls_latency()); // no TLS, no handshake statistics
+
+    ProbeStats tls;
+    tls.add_success(1ms, 4ms);
+    tls.add_failure();
+    tls.add_success(2ms, 6ms);
+    auto c = tls.latency();
+    auto h = tls.tls_latency();
+    REQUIRE(c);
+    REQUIRE(h);
+    CHECK(c->min == 1ms);
+    CHECK(c->max == 2ms);
+    CHECK(h->min == 4ms);
+    CHECK(h->avg == 5ms);
+    CHECK(h->max == 6ms);
+    CHECK(h->mdev == 1ms);
+    // The history (sparkline) stays the connect times.
+    REQUIRE(tls.history().size() == 3);
+    CHECK(tls.history()[0] == std::optional<Duration>(1ms));
+
+    ProbeStats all;
+    all.merge(plain);
+    all.merge(tls);
+    REQUIRE(all.tls_latency());
+    CHECK(all.tls_latency()->max == 6ms);
+    CHECK(all.latency()->max == 2ms);
+}
