@@ -29,13 +29,26 @@ Metrics::Metrics(std::vector<std::string> targets, const Board* board)
     : m_targets(std::move(targets)), m_metrics(m_targets.size()), m_board(board, m_targets.size()) {
 }
 
-void Metrics::observe_connect(TargetMetrics& t, core::Duration d) {
+void DurationHistogram::observe(core::Duration d) {
     double seconds = std::chrono::duration<double>(d).count();
     for (std::size_t i = 0; i < k_connect_buckets.size(); ++i)
         if (seconds <= k_connect_buckets[i])
-            ++t.buckets[i];
-    ++t.connect_count;
-    t.connect_sum_seconds += seconds;
+            ++buckets[i];
+    ++count;
+    sum_seconds += seconds;
+}
+
+// connected, probe (ok): the connect time, and with TLS the handshake and its facts.
+void Metrics::observe_success(TargetMetrics& t, const core::Event& e) {
+    ++t.connections;
+    t.connect.observe(e.duration);
+    if (e.tls_time)
+        t.tls.observe(*e.tls_time);
+    if (e.tls) {
+        t.tls_version = e.tls->version;
+        if (e.tls->cert)
+            t.cert_not_after = e.tls->cert->not_after_unix;
+    }
 }
 
 void Metrics::on_event(const core::Event& e) {
@@ -53,10 +66,11 @@ void Metrics::on_event(const core::Event& e) {
         break;
     case core::EventType::failed:
         ++t.failures[std::string(core::error_class_name(e.error))];
+        if (e.cert) // a failing certificate's expiry is what a monitor alerts on
+            t.cert_not_after = e.cert->not_after_unix;
         break;
     case core::EventType::connected:
-        ++t.connections;
-        observe_connect(t, e.duration);
+        observe_success(t, e);
         break;
     case core::EventType::disconnected:
         // A recycled connection (reconnected at once) leaves the target up.
@@ -71,10 +85,11 @@ void Metrics::on_event(const core::Event& e) {
         ++t.attempts;
         ++t.rounds; // a probe is one round of one connect
         if (e.ok) {
-            ++t.connections;
-            observe_connect(t, e.duration);
+            observe_success(t, e);
         } else {
             ++t.failures[std::string(core::error_class_name(e.error))];
+            if (e.cert)
+                t.cert_not_after = e.cert->not_after_unix;
         }
         break;
     case core::EventType::retry:
@@ -113,7 +128,14 @@ std::string Metrics::encode() const {
     std::string out;
     encode_state(out, labels);
     encode_counters(out, labels);
-    encode_histogram(out, labels);
+    encode_histogram(out, labels, "tcpretry_connect_duration_seconds",
+                     "Time from connect() to an established connection.", &TargetMetrics::connect,
+                     false);
+    encode_histogram(out, labels, "tcpretry_tls_handshake_duration_seconds",
+                     "Time of the TLS handshake, certificate checks included (--tls, --starttls; "
+                     "after STARTTLS).",
+                     &TargetMetrics::tls, true);
+    encode_tls(out, labels);
     return out;
 }
 
@@ -166,21 +188,47 @@ void Metrics::encode_counters(std::string& out, const std::vector<std::string>& 
                    escape_label_value(error) + "\"} " + std::to_string(n) + "\n";
 }
 
-void Metrics::encode_histogram(std::string& out, const std::vector<std::string>& labels) const {
-    family(out, "tcpretry_connect_duration_seconds", "histogram",
-           "Time from connect() to an established connection.");
+void Metrics::encode_histogram(std::string& out, const std::vector<std::string>& labels,
+                               const char* name, const char* help,
+                               DurationHistogram TargetMetrics::*field, bool only_observed) const {
+    auto observed = [&](const TargetMetrics& t) { return !only_observed || (t.*field).count > 0; };
+    if (std::none_of(m_metrics.begin(), m_metrics.end(), observed))
+        return;
+    family(out, name, "histogram", help);
+    const std::string n = name;
     for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (!observed(m_metrics[i]))
+            continue;
         const std::string& l = labels[i];
-        const TargetMetrics& t = m_metrics[i];
+        const DurationHistogram& h = m_metrics[i].*field;
         for (std::size_t b = 0; b < k_connect_buckets.size(); ++b)
-            out += "tcpretry_connect_duration_seconds_bucket{" + l + ",le=\"" +
-                   number(k_connect_buckets[b]) + "\"} " + std::to_string(t.buckets[b]) + "\n";
-        out += "tcpretry_connect_duration_seconds_bucket{" + l + ",le=\"+Inf\"} " +
-               std::to_string(t.connect_count) + "\n";
-        out += "tcpretry_connect_duration_seconds_sum{" + l + "} " + number(t.connect_sum_seconds) +
-               "\n";
-        out += "tcpretry_connect_duration_seconds_count{" + l + "} " +
-               std::to_string(t.connect_count) + "\n";
+            out += n + "_bucket{" + l + ",le=\"" + number(k_connect_buckets[b]) + "\"} " +
+                   std::to_string(h.buckets[b]) + "\n";
+        out += n + "_bucket{" + l + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+        out += n + "_sum{" + l + "} " + number(h.sum_seconds) + "\n";
+        out += n + "_count{" + l + "} " + std::to_string(h.count) + "\n";
+    }
+}
+
+// The last certificate's expiry and the last handshake's version, for targets that had any.
+void Metrics::encode_tls(std::string& out, const std::vector<std::string>& labels) const {
+    auto any = [&](auto has) { return std::any_of(m_metrics.begin(), m_metrics.end(), has); };
+    if (any([](const TargetMetrics& t) { return t.cert_not_after.has_value(); })) {
+        family(out, "tcpretry_tls_cert_not_after_timestamp_seconds", "gauge",
+               "When the target's certificate expires (the last one seen), in seconds since "
+               "1970.");
+        for (std::size_t i = 0; i < labels.size(); ++i)
+            if (const auto& t = m_metrics[i]; t.cert_not_after)
+                out += "tcpretry_tls_cert_not_after_timestamp_seconds{" + labels[i] + "} " +
+                       std::to_string(*t.cert_not_after) + "\n";
+    }
+    if (any([](const TargetMetrics& t) { return !t.tls_version.empty(); })) {
+        family(out, "tcpretry_tls_version_info", "gauge",
+               "The TLS version the target's last handshake agreed on (always 1).");
+        for (std::size_t i = 0; i < labels.size(); ++i)
+            if (const auto& t = m_metrics[i]; !t.tls_version.empty())
+                out += "tcpretry_tls_version_info{" + labels[i] + ",version=\"" +
+                       escape_label_value(t.tls_version) + "\"} 1\n";
     }
 }
 

@@ -10,15 +10,26 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tcpretry::app {
 
-// Connect-time histogram buckets, in seconds: loopback (sub-millisecond) to WAN (seconds).
+// Histogram buckets of the connect and TLS handshake times, in seconds: loopback
+// (sub-millisecond) to WAN (seconds).
 inline constexpr std::array<double, 14> k_connect_buckets = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+// One target's histogram of durations (connect, TLS handshake).
+struct DurationHistogram {
+    std::array<uint64_t, k_connect_buckets.size()> buckets{}; // cumulative: le each bound
+    uint64_t count = 0;
+    double sum_seconds = 0;
+
+    void observe(core::Duration d);
+};
 
 // A label value with \ " and newline escaped, as the exposition format requires.
 std::string escape_label_value(std::string_view value);
@@ -31,10 +42,11 @@ struct TargetMetrics {
     uint64_t disconnects = 0;
     uint64_t recycled = 0; // watch: disconnects that were not outages
     uint64_t outages = 0;
-    std::map<std::string, uint64_t> failures;                 // by error class
-    std::array<uint64_t, k_connect_buckets.size()> buckets{}; // cumulative at encode time
-    uint64_t connect_count = 0;
-    double connect_sum_seconds = 0;
+    std::map<std::string, uint64_t> failures; // by error class
+    DurationHistogram connect;
+    DurationHistogram tls;                 // handshakes (--tls / --starttls)
+    std::optional<int64_t> cert_not_after; // the last certificate seen (even a failing one)
+    std::string tls_version;               // the last handshake's ("TLSv1.3"); empty: none
 };
 
 class Metrics : public core::EventSink {
@@ -46,10 +58,14 @@ class Metrics : public core::EventSink {
     std::string encode() const;
 
   private:
-    void observe_connect(TargetMetrics& t, core::Duration d);
+    void observe_success(TargetMetrics& t, const core::Event& e);
     void encode_state(std::string& out, const std::vector<std::string>& labels) const;
     void encode_counters(std::string& out, const std::vector<std::string>& labels) const;
-    void encode_histogram(std::string& out, const std::vector<std::string>& labels) const;
+    // Targets with no sample have no series; a family with no series is left out.
+    void encode_histogram(std::string& out, const std::vector<std::string>& labels,
+                          const char* name, const char* help,
+                          DurationHistogram TargetMetrics::*field, bool only_observed) const;
+    void encode_tls(std::string& out, const std::vector<std::string>& labels) const;
     std::vector<std::string> m_targets;
     std::vector<TargetMetrics> m_metrics;
     BoardView m_board;

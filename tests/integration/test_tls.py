@@ -11,11 +11,13 @@ import ssl
 import struct
 import tempfile
 import threading
+import time
 import unittest
 
 import harness
 import tls_certs
 from harness import of_type, summary
+from servers_fleet import parse_exposition, promtool_check
 from test_tls_certs import SServer
 
 CERTS = None
@@ -529,6 +531,54 @@ class Modes(TlsCase):
 
         d = self.watch(truncate_first, "tls_error")
         self.assertIn("close_notify", d["message"])
+
+
+class Prometheus(TlsCase):
+    """The TLS metrics of --format prometheus, checked by promtool (Debian package prometheus;
+    the test skips with a printed reason without it)."""
+
+    def exposition(self, *args):
+        r = harness.run("--format", "prometheus", "--tls", "--ca-file", CERTS.ca.cert, *args)
+        self.clean(r)
+        checked = promtool_check(r.stdout)
+        if checked is None:
+            print("skipped: promtool not installed (Debian package prometheus)", flush=True)
+            self.skipTest("promtool not installed (Debian package prometheus)")
+        ok, output = checked
+        self.assertTrue(ok, f"promtool check metrics failed:\n{output}\n{r.stdout}")
+        families, samples = parse_exposition(r.stdout)
+        return r, families, samples
+
+    def test_handshake_histogram_certificate_expiry_and_version(self):
+        s = self.tls_server()
+        target = f"localhost:{s.port}"
+        r, families, samples = self.exposition("-c", "3", "-i", "50ms", target)
+        self.assertExit(r, harness.EXIT_OK)
+        self.assertEqual(families["tcpretry_tls_handshake_duration_seconds"]["type"], "histogram")
+        self.assertEqual(families["tcpretry_tls_cert_not_after_timestamp_seconds"]["type"],
+                         "gauge")
+        self.assertEqual(families["tcpretry_tls_version_info"]["type"], "gauge")
+        count = [v for n, l, v in samples
+                 if n == "tcpretry_tls_handshake_duration_seconds_count" and l["target"] == target]
+        self.assertEqual(count, [3.0])
+        not_after = [v for n, l, v in samples
+                     if n == "tcpretry_tls_cert_not_after_timestamp_seconds"]
+        self.assertEqual(len(not_after), 1)
+        days = (not_after[0] - time.time()) / 86400
+        self.assertTrue(363 <= days <= 366, days)  # the leaf is valid for 365 days
+        versions = [l for n, l, v in samples if n == "tcpretry_tls_version_info" and v == 1]
+        self.assertEqual(len(versions), 1)
+        self.assertIn(versions[0]["version"], ("TLSv1.2", "TLSv1.3"))
+
+    def test_an_expired_certificate_still_reports_its_expiry(self):
+        s = self.tls_server(CERTS.expired)
+        r, families, samples = self.exposition("-c", "1", f"localhost:{s.port}")
+        self.assertExit(r, harness.EXIT_FAILED)
+        not_after = [v for n, l, v in samples
+                     if n == "tcpretry_tls_cert_not_after_timestamp_seconds"]
+        self.assertEqual(len(not_after), 1)
+        self.assertLess(not_after[0], time.time())
+        self.assertNotIn("tcpretry_tls_handshake_duration_seconds", families)
 
 
 class Human(TlsCase):

@@ -427,3 +427,59 @@ TEST_CASE("parse_targets_file: the same rules as TARGET arguments") {
     CHECK(error_of("a b:80\n").rfind("t.txt:1: ", 0) == 0); // inner space
     CHECK(texts("localhost:ssh\n") == Texts{"localhost:ssh"});
 }
+
+TEST_CASE("Metrics::encode: TLS handshake histogram, certificate expiry and version") {
+    Metrics m({"db:443", "plain:80"});
+    SUBCASE("without TLS there are no TLS families") {
+        m.on_event(connected(1, 1ms));
+        std::string text = m.encode();
+        CHECK(text.find("tcpretry_tls_") == std::string::npos);
+    }
+    SUBCASE("a handshake: its time, the certificate's not_after, the version") {
+        core::CertFacts cert;
+        cert.not_after_unix = 1796083200;
+        core::TlsInfo tls;
+        tls.version = "TLSv1.3";
+        tls.cert = cert;
+        auto c = connected(0, 300us);
+        c.tls_time = 3ms;
+        c.tls = tls;
+        m.on_event(c);
+        auto p = probe_ok(0, 2, 200us);
+        p.tls_time = 30ms;
+        p.tls = tls;
+        m.on_event(p);
+        m.on_event(connected(1, 1ms)); // no TLS: no TLS series for it
+        std::string text = m.encode();
+        CAPTURE(text);
+        const std::string h = "tcpretry_tls_handshake_duration_seconds";
+        CHECK(count_lines_starting(text, "# TYPE " + h + " histogram") == 1);
+        CHECK(has_line(text, h + "_bucket{target=\"db:443\",le=\"0.0025\"} 0"));
+        CHECK(has_line(text, h + "_bucket{target=\"db:443\",le=\"0.005\"} 1"));
+        CHECK(has_line(text, h + "_bucket{target=\"db:443\",le=\"0.05\"} 2"));
+        CHECK(has_line(text, h + "_bucket{target=\"db:443\",le=\"+Inf\"} 2"));
+        CHECK(has_line(text, h + "_count{target=\"db:443\"} 2"));
+        CHECK(has_line(text, h + "_sum{target=\"db:443\"} 0.033"));
+        CHECK(text.find(h + "_count{target=\"plain:80\"}") == std::string::npos);
+        CHECK(has_line(text, "# TYPE tcpretry_tls_cert_not_after_timestamp_seconds gauge"));
+        CHECK(has_line(
+            text, "tcpretry_tls_cert_not_after_timestamp_seconds{target=\"db:443\"} 1796083200"));
+        CHECK(has_line(text, "# TYPE tcpretry_tls_version_info gauge"));
+        CHECK(has_line(text, "tcpretry_tls_version_info{target=\"db:443\",version=\"TLSv1.3\"} 1"));
+        CHECK(count_lines_starting(text, "tcpretry_tls_version_info{") == 1);
+        // The connect histogram still counts both targets.
+        CHECK(has_line(text, "tcpretry_connect_duration_seconds_count{target=\"db:443\"} 2"));
+        CHECK(has_line(text, "tcpretry_connect_duration_seconds_count{target=\"plain:80\"} 1"));
+    }
+    SUBCASE("a certificate that fails verification still sets its expiry") {
+        auto f = failed(0, core::ErrorClass::tls_verify);
+        f.cert.emplace();
+        f.cert->not_after_unix = 1700000000;
+        m.on_event(f);
+        std::string text = m.encode();
+        CHECK(has_line(
+            text, "tcpretry_tls_cert_not_after_timestamp_seconds{target=\"db:443\"} 1700000000"));
+        CHECK(text.find("tcpretry_tls_handshake_duration_seconds") == std::string::npos);
+        CHECK(text.find("tcpretry_tls_version_info") == std::string::npos);
+    }
+}
