@@ -522,11 +522,11 @@ class NginxServer(_ChildServer):
     block, e.g. 'location /down { return 503; }'; without a location, files are served from
     self.root. files: {relative path: str or bytes} written under self.root before the
     start. ssl_cert / ssl_key: PEM files; when both are given the port speaks TLS
-    (`listen ... ssl`)."""
+    (`listen ... ssl`); http2: also HTTP/2 on it (ALPN offers h2 then http/1.1)."""
 
     name = "nginx"
 
-    def __init__(self, conf_snippet="", files=None, ssl_cert=None, ssl_key=None):
+    def __init__(self, conf_snippet="", files=None, ssl_cert=None, ssl_key=None, http2=False):
         self.binary = shutil.which("nginx") or ("/usr/sbin/nginx"
                                                 if os.access("/usr/sbin/nginx", os.X_OK)
                                                 else None)
@@ -539,6 +539,7 @@ class NginxServer(_ChildServer):
         self.files = dict(files or {})
         self.ssl_cert = ssl_cert
         self.ssl_key = ssl_key
+        self.http2 = http2
 
     @property
     def root(self):
@@ -583,7 +584,7 @@ http {{
     scgi_temp_path {d}/tmp/scgi;
     default_type text/plain;
     server {{
-        listen {self.host}:{self.port}{' ssl' if tls else ''};
+        listen {self.host}:{self.port}{' ssl' if tls else ''}{' http2' if self.http2 else ''};
         server_name localhost;
         root {d}/www;
 {tls}{self.conf_snippet}
