@@ -201,7 +201,7 @@ std::string HttpResponseParser::received() const {
 
 HttpResponseParser::Status HttpResponseParser::feed(std::string_view bytes) {
     m_bytes += bytes.size();
-    if (m_status == Status::more && m_start.size() < k_received_shown)
+    if (m_start.size() < k_received_shown)
         m_start.append(bytes.substr(0, k_received_shown - m_start.size()));
     while (!bytes.empty() && m_status == Status::more) {
         bool body = m_stage == Stage::body_length || m_stage == Stage::body_eof ||
@@ -424,7 +424,8 @@ void HttpResponseParser::on_trailer_line(std::string_view line) {
 
 // Body stages: the bytes the framing says belong to the body.
 std::size_t HttpResponseParser::feed_body(std::string_view bytes) {
-    std::size_t take = bytes.size();
+    // No further than the kept body's limit, so what is read does not depend on the cut.
+    std::size_t take = std::min(bytes.size(), k_http_body_limit - m_body.size());
     if (m_stage != Stage::body_eof)
         take = static_cast<std::size_t>(std::min<uint64_t>(m_left, take));
     keep_body(bytes.substr(0, take));

@@ -92,7 +92,7 @@ class HttpResponseParser {
 
     // Takes received bytes, in pieces of any size. done: the response ended, or the kept body
     // is full (body_complete() says which). After done or failed it changes nothing but
-    // bytes_received().
+    // bytes_received() (and received() while it shows the first bytes).
     Status feed(std::string_view bytes);
     // The connection reached EOF: done when the body runs to EOF, failed when the response
     // was cut short.
@@ -111,7 +111,8 @@ class HttpResponseParser {
     // failed: why, one line ("headers longer than 16384 bytes").
     const std::string& message() const { return m_message; }
     // What an event shows as `received`, at most k_received_shown bytes: before the body, the
-    // response's first bytes as they came; from the body on, the start of the decoded body.
+    // first bytes fed, as they came (an SSH banner, a cut head); from the body on, the start
+    // of the decoded body.
     std::string received() const;
 
   private:

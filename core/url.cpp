@@ -153,6 +153,9 @@ std::variant<Authority, std::string> split_authority(std::string_view authority)
         if (!rest.empty() && rest.front() != ':')
             return std::string("expected ':' or '/' after ']'");
     } else {
+        if (std::count(authority.begin(), authority.end(), ':') > 1)
+            return std::string("more than one ':' (an IPv6 address needs brackets, as in "
+                               "http://[::1]:8080/)");
         auto colon = authority.find(':');
         a.host = std::string(authority.substr(0, colon));
         rest = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
@@ -163,9 +166,6 @@ std::variant<Authority, std::string> split_authority(std::string_view authority)
         std::string_view port = rest.substr(1);
         if (port.empty())
             return std::string("missing port after ':'");
-        if (a.bracketed == false && port.find(':') != std::string_view::npos)
-            return std::string("more than one ':' (an IPv6 address needs brackets, as in "
-                               "http://[::1]:8080/)");
         if (!is_digits(port))
             return "port " + quote(port) + " is not a number";
         a.port = std::string(port);
