@@ -79,6 +79,9 @@ TEST_CASE("Prober: COUNT probes to an open port, on a fixed schedule, all answer
         CHECK(prober.stats().loss_percent() == 0);
         REQUIRE(prober.stats().latency());
         CHECK(prober.stats().latency()->min > Duration::zero());
+        CHECK_FALSE(prober.stats().tls_latency()); // no TLS: no handshake statistics
+        CHECK_FALSE(sink[0].tls_time);
+        CHECK_FALSE(sink[0].phase);
     }
     CHECK(open_fd_count() == fds_at_start); // every probe's socket closed
 }
@@ -105,6 +108,9 @@ TEST_CASE("Prober: a closed port: each probe fails with why, and the statistics 
         CHECK(e.error == ErrorClass::refused); // from the failed attempt, not the gave_up
         CHECK(e.code.value == ECONNREFUSED);
         CHECK(e.message == "connection refused");
+        REQUIRE(e.phase); // the failed attempt's phase, carried by the probe
+        CHECK(*e.phase == Phase::connect);
+        CHECK_FALSE(e.resolve_time); // an IP literal
         REQUIRE(e.address);
         CHECK(e.address->port == port);
     }
