@@ -1,73 +1,43 @@
 #include "app/metrics_server.hpp"
 
-#include "core/errors.hpp"
-
-#include <cerrno>
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <stdexcept>
-#include <string>
-
 namespace tcpretry::app {
 
-struct MetricsServer::Http {
-    struct Free {
-        void operator()(evhttp* h) const { evhttp_free(h); }
-    };
-    std::unique_ptr<evhttp, Free> http;
-};
+namespace {
 
-MetricsServer::MetricsServer(core::Loop& loop, const core::SockAddr& where, const Metrics& metrics)
-    : m_metrics(metrics), m_http(std::make_unique<Http>()) {
-    m_http->http.reset(evhttp_new(loop.base()));
-    if (!m_http->http)
-        throw std::runtime_error("cannot create the metrics HTTP server");
-    evhttp_set_allowed_methods(m_http->http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(m_http->http.get(), &MetricsServer::on_request, this);
-    std::string host = where.host();
-    auto bind = [&] {
-        errno = 0;
-        if (evhttp_bind_socket_with_handle(m_http->http.get(), host.c_str(), where.port()))
-            return 0;
-        return errno != 0 ? errno : EIO;
-    };
-    int err = bind();
-    // ":PORT" is [::], dual stack; where the host has no IPv6, all IPv4 addresses instead.
-    if (host == "::" && (err == EAFNOSUPPORT || err == EADDRNOTAVAIL)) {
-        host = "0.0.0.0";
-        err = bind();
-    }
-    if (err != 0) {
-        std::string shown = where.family() == core::Family::ipv6 ? "[" + where.host() + "]" : host;
-        throw std::runtime_error("--metrics-listen: cannot listen on " + shown + ":" +
-                                 std::to_string(where.port()) + ": " + core::errno_message(err));
-    }
+// No scripts, no styles from elsewhere: a browser pointed at the port finds the way on.
+constexpr std::string_view k_index_page = R"(<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>tcpretry</title></head>
+<body>
+<h1>tcpretry</h1>
+<p><a href="/metrics">Metrics</a> (Prometheus text format)</p>
+</body>
+</html>
+)";
+
+HttpResponse text(std::string body, std::string content_type = "text/plain; charset=utf-8") {
+    HttpResponse r;
+    r.content_type = std::move(content_type);
+    r.body = std::move(body);
+    return r;
 }
 
-MetricsServer::~MetricsServer() = default;
+} // namespace
 
-void MetricsServer::on_request(evhttp_request* req, void* arg) {
-    auto* self = static_cast<MetricsServer*>(arg);
-    const char* uri = evhttp_request_get_uri(req);
-    std::string_view path = uri ? uri : "";
-    path = path.substr(0, path.find('?'));
-    evbuffer* body = evbuffer_new();
-    if (!body)
-        return evhttp_send_error(req, HTTP_INTERNAL, nullptr);
-    if (path != "/metrics") {
-        evbuffer_add_printf(body, "tcpretry serves /metrics\n");
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/plain; charset=utf-8");
-        evhttp_send_reply(req, HTTP_NOTFOUND, "Not Found", body);
-    } else {
-        std::string text = self->m_metrics.encode();
-        evbuffer_add(body, text.data(), text.size());
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/plain; version=0.0.4; charset=utf-8");
-        evhttp_send_reply(req, HTTP_OK, "OK", body);
-    }
-    evbuffer_free(body);
+MetricsServer::MetricsServer(core::Loop& loop, const core::SockAddr& where, const Metrics& metrics)
+    : m_metrics(metrics), m_http(loop, where, "--metrics-listen") {
+    m_http.route("/metrics", [this](const HttpRequest&, HttpServer::Responder answer) {
+        answer.respond(text(m_metrics.encode(), "text/plain; version=0.0.4; charset=utf-8"));
+    });
+    m_http.route("/-/healthy", [](const HttpRequest&, HttpServer::Responder answer) {
+        answer.respond(text("OK\n"));
+    });
+    m_http.route("/", [](const HttpRequest&, HttpServer::Responder answer) {
+        HttpResponse page = text(std::string(k_index_page), "text/html; charset=utf-8");
+        page.headers.emplace_back("Content-Security-Policy", "default-src 'none'");
+        page.headers.emplace_back("X-Content-Type-Options", "nosniff");
+        answer.respond(std::move(page));
+    });
 }
 
 } // namespace tcpretry::app

@@ -1,30 +1,25 @@
-// --metrics-listen: the live metrics over HTTP, served from the run's loop.
+// --metrics-listen: the live metrics over HTTP, served from the run's loop by the hardened
+// HttpServer (app/http_server.hpp has its limits).
 #pragma once
 
+#include "app/http_server.hpp"
 #include "app/metrics.hpp"
 #include "core/address.hpp"
 #include "core/loop.hpp"
 
-#include <memory>
-
-struct evhttp_request;
-
 namespace tcpretry::app {
 
-// --metrics-listen: GET /metrics over HTTP (libevent's evhttp), from the same loop.
+// GET (and HEAD) /metrics: the exposition; /-/healthy: "OK"; /: a page linking to /metrics.
 class MetricsServer {
   public:
     // Throws std::runtime_error when it cannot listen there.
     MetricsServer(core::Loop& loop, const core::SockAddr& where, const Metrics& metrics);
-    ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
 
   private:
-    struct Http;
-    static void on_request(::evhttp_request* req, void* arg);
     const Metrics& m_metrics;
-    std::unique_ptr<Http> m_http;
+    HttpServer m_http;
 };
 
 } // namespace tcpretry::app
