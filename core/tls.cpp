@@ -1,5 +1,6 @@
 #include "core/tls.hpp"
 
+#include "core/openssl_lazy.hpp"
 #include "core/tls_names.hpp"
 
 #include <arpa/inet.h>
@@ -438,6 +439,9 @@ struct TlsCallbacks {
 };
 
 std::variant<TlsContext, std::string> TlsContext::make(TlsConfig config) {
+    // The first OpenSSL call of a run: a dynamic tcpretry loads OpenSSL here (openssl_lazy.hpp).
+    if (std::string why = openssl_load_error(); !why.empty())
+        return why;
     ERR_clear_error();
     std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
     if (!ctx)

@@ -218,6 +218,21 @@ class EmptyRootCases:
         self.assertEqual(failed[0]["error"], "resolve")
         self.assertIn("/etc/resolv.conf is missing", failed[0]["message"])
 
+    def test_tls_option(self):
+        # The static binary has OpenSSL inside; the dynamic one loads libssl.so.3 at the first
+        # TLS use, and its root holds only what ldd names, which is not OpenSSL.
+        closed = self.closed_port()
+        r = self.root.run("--json", "--once", "--tls", closed.target)
+        if self.IS_STATIC:
+            self.assertExit(r, harness.EXIT_FAILED)
+            failed = harness.of_type(self.assertValidJsonLines(r), "failed")
+            self.assertEqual(failed[0]["error"], "refused", str(r))
+            return
+        self.assertExit(r, harness.EXIT_USAGE)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn("--tls: cannot load OpenSSL (libssl.so.3): ", r.stderr)
+        self.assertIn("No such file or directory", r.stderr)
+
     def test_localhost_without_etc_hosts(self):
         server = self.server()
         r = self.root.run("--json", "-4", f"localhost:{server.port}")
@@ -252,6 +267,14 @@ class RegularBinaryInEmptyRoot(EmptyRootCases, harness.TestCase):
     BINARY = harness.BINARY
     WITH_LIBRARIES = _is_dynamic(harness.BINARY) if os.path.exists(harness.BINARY) else False
     IS_STATIC = not WITH_LIBRARIES
+
+    def test_dynamic_binary_does_not_link_openssl(self):
+        # Most runs use no TLS: mapping and relocating libssl and libcrypto at every start cost
+        # about 2 MiB; the dynamic tcpretry loads them at the first TLS use instead.
+        if not self.WITH_LIBRARIES:
+            self.skipTest("the regular binary is static in this build")
+        names = [os.path.basename(lib) for lib in _libraries(self.BINARY)]
+        self.assertFalse([n for n in names if n.startswith(("libssl", "libcrypto"))], names)
 
     def test_dynamic_binary_alone_cannot_start(self):
         if not self.WITH_LIBRARIES:
