@@ -450,4 +450,29 @@ void HttpResponseParser::keep_body(std::string_view data) {
         m_body.append(data.substr(0, k_http_body_limit - m_body.size()));
 }
 
+// -- the verdict -----------------------------------------------------------------------------
+
+HttpVerdict judge_http_response(const HttpResponseParser& response, const StatusSet& accepted,
+                                const Matcher* expect) {
+    using Kind = HttpVerdictKind;
+    if (response.headers_complete() && !accepted.contains(response.code())) {
+        std::string status = std::to_string(response.code());
+        if (!response.reason().empty())
+            status += " " + response.reason();
+        return {Kind::status,
+                "HTTP status " + shown(status) + " is not accepted (" + accepted.text() + ")"};
+    }
+    if (response.status() == HttpResponseParser::Status::failed)
+        return {Kind::protocol, response.message()};
+    if (response.status() == HttpResponseParser::Status::more)
+        return {Kind::protocol, "response cut short"};
+    if (expect && !expect->matches(response.body()))
+        return {Kind::expect_mismatch, response.body().size() < k_http_body_limit
+                                           ? std::string("body did not match")
+                                           : "no match in the first " +
+                                                 std::to_string(k_http_body_limit) +
+                                                 " bytes of the body"};
+    return {Kind::ready, {}};
+}
+
 } // namespace tcpretry::core

@@ -161,4 +161,22 @@ class HttpResponseParser {
     std::string m_message;
 };
 
+// -- the verdict -----------------------------------------------------------------------------
+
+// How a finished exchange ended for readiness. The check maps each kind to its ErrorClass:
+// status -> http_status, protocol -> http_protocol, expect_mismatch -> expect_mismatch.
+enum class HttpVerdictKind { ready, status, protocol, expect_mismatch };
+
+struct HttpVerdict {
+    HttpVerdictKind kind = HttpVerdictKind::protocol;
+    std::string message; // empty when ready
+};
+
+// After the parser finished (done or failed; `more` counts as cut short): a status outside
+// `accepted` is a status failure whenever the status line was read, even if the body then
+// broke; a response that broke otherwise is a protocol failure; then `expect` (if any) must
+// match the kept body.
+HttpVerdict judge_http_response(const HttpResponseParser& response, const StatusSet& accepted,
+                                const Matcher* expect = nullptr);
+
 } // namespace tcpretry::core

@@ -539,3 +539,45 @@ TEST_CASE("received: the raw start before the body, the body's start after") {
     cut.feed(std::string(300, 'H'));
     CHECK(cut.received().size() == k_received_shown);
 }
+
+TEST_CASE("the verdict: status, protocol, --expect on the body") {
+    auto accepted = std::get<StatusSet>(parse_status_list("200-299,401"));
+    auto judge = [&](std::string_view response, bool eof, const char* pattern = nullptr) {
+        HttpResponseParser p;
+        p.feed(response);
+        if (eof)
+            p.finish();
+        if (!pattern)
+            return judge_http_response(p, accepted);
+        auto matcher = std::get<Matcher>(Matcher::compile(pattern));
+        return judge_http_response(p, accepted, &matcher);
+    };
+    using Kind = HttpVerdictKind;
+    HttpVerdict ok = judge("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nready", false);
+    CHECK(ok.kind == Kind::ready);
+    CHECK(ok.message.empty());
+    CHECK(judge("HTTP/1.1 401 Unauthorized\r\n\r\n", true).kind == Kind::ready);
+    HttpVerdict down =
+        judge("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", false);
+    CHECK(down.kind == Kind::status);
+    CHECK(down.message == "HTTP status '503 Service Unavailable' is not accepted (200-299,401)");
+    CHECK(judge("HTTP/1.1 302\r\nContent-Length: 0\r\n\r\n", false).message ==
+          "HTTP status '302' is not accepted (200-299,401)");
+    // A rejected status wins over a body cut short; an accepted one with a broken body fails.
+    CHECK(judge("HTTP/1.1 500 Oops\r\nContent-Length: 9\r\n\r\nab", true).kind == Kind::status);
+    HttpVerdict cut = judge("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", true);
+    CHECK(cut.kind == Kind::protocol);
+    CHECK(cut.message == "connection closed after 2 of 9 body bytes");
+    CHECK(judge("SSH-2.0-x\r\n", false).kind == Kind::protocol);
+    CHECK(judge("HTTP/1.1 200 OK\r\n", false).kind == Kind::protocol);
+    // --expect matches the decoded body, not the head.
+    const char* chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-State: up\r\n\r\n"
+                          "3\r\n{\"s\r\n9\r\n\":\"ok\"}\n\r\n0\r\n\r\n";
+    CHECK(judge(chunked, false, "\"s\":\"ok\"").kind == Kind::ready);
+    HttpVerdict mismatch = judge(chunked, false, "X-State");
+    CHECK(mismatch.kind == Kind::expect_mismatch);
+    CHECK(mismatch.message == "body did not match");
+    HttpVerdict big = judge(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x'), false, "y");
+    CHECK(big.message == "no match in the first 4096 bytes of the body");
+}
