@@ -1,8 +1,9 @@
 // The HTTP response parser (core::HttpResponseParser): the first byte says HEAD or GET and
 // whether EOF follows, the second how the rest (what the server sends) is cut into pieces.
-// Never crash; the kept body and received() stay bounded; the head limit holds; a finished
+// Never crash; the kept body and received() stay bounded; a finished
 // parse stays finished; the outcome (status, code, reason, body, message) does not depend on
-// the cut; a failure says why in one clean line; done means the head was read.
+// the cut; a failure says why in one clean line; done means the head was read; the
+// verdict agrees.
 #include "core/http.hpp"
 #include "fuzz_support.hpp"
 
@@ -26,6 +27,23 @@ struct Outcome {
 
     bool operator==(const Outcome&) const = default;
 };
+
+// The verdict agrees with the parse, and says why in one clean line.
+void check_verdict(const core::HttpResponseParser& p) {
+    static const auto accepted = std::get<core::StatusSet>(core::parse_status_list("200-399"));
+    core::HttpVerdict v = core::judge_http_response(p, accepted);
+    bool ok_status = p.code() >= 200 && p.code() <= 399;
+    if (v.kind == core::HttpVerdictKind::ready) {
+        require(p.status() == Status::done && ok_status,
+                "ready means done with an accepted status");
+        require(v.message.empty(), "ready has no message");
+    } else {
+        require(!v.message.empty() && fuzz::has_no_control(v.message),
+                "a verdict says why in one clean line");
+        require(v.kind != core::HttpVerdictKind::status || !ok_status,
+                "a status failure has a status outside the list");
+    }
+}
 
 Outcome play(std::string_view server, std::size_t piece, bool head, bool eof) {
     core::HttpResponseParser p(head);
@@ -57,6 +75,7 @@ Outcome play(std::string_view server, std::size_t piece, bool head, bool eof) {
     }
     if (eof)
         require(p.status() != Status::more, "EOF ends the parse");
+    check_verdict(p);
     return out;
 }
 
