@@ -125,6 +125,7 @@ bool parse_header(std::string_view line, HttpRequest& req) {
     });
     if (!clean)
         return false;
+    req.headers.emplace_back(name, value);
     if (equals_nocase(name, "Content-Length")) {
         if (value.empty() || !std::all_of(value.begin(), value.end(), ::isdigit))
             return false;
@@ -146,6 +147,13 @@ bool parse_header(std::string_view line, HttpRequest& req) {
 }
 
 } // namespace
+
+std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
+    for (const auto& [n, value] : headers)
+        if (equals_nocase(n, name))
+            return value;
+    return std::nullopt;
+}
 
 HeadParse parse_request_head(std::string_view bytes, std::size_t max_head) {
     std::size_t start = bytes.find_first_not_of("\r\n");

@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,7 +50,10 @@ struct HttpRequest {
     std::string query;  // after '?', without it
     bool keep_alive = true;
     bool has_body = false; // Content-Length > 0 or Transfer-Encoding
+    std::vector<std::pair<std::string, std::string>> headers; // as sent, values trimmed
     bool head() const { return method == "HEAD"; }
+    // The first header of that name (any case), or nothing.
+    std::optional<std::string_view> header(std::string_view name) const;
 };
 
 // The head of one request at the start of `bytes` (pure: unit-tested, and a fuzz target's).
@@ -92,7 +96,9 @@ class HttpServer {
         Responder& operator=(const Responder&) = delete;
         ~Responder();
         void respond(HttpResponse response);
-        // The client is still there, waiting for this answer.
+        // The connection is still there, waiting for this answer. Reading is paused while a
+        // request is answered, so a client that went away is noticed when the answer is
+        // written, not before.
         bool open() const;
 
       private:

@@ -20,6 +20,9 @@ TEST_CASE("parse_request_head: a complete GET") {
     CHECK(r.request.keep_alive);
     CHECK_FALSE(r.request.has_body);
     CHECK_FALSE(r.request.head());
+    CHECK(r.request.header("host") == "x");
+    CHECK(r.request.header("ACCEPT") == "*/*");
+    CHECK_FALSE(r.request.header("X-Prometheus-Scrape-Timeout-Seconds"));
 }
 
 TEST_CASE("parse_request_head: what is accepted") {
