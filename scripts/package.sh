@@ -40,7 +40,11 @@ case "$from" in
     mkdir -p "$build"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note \
           -o "$build/tcpretry.prebuilt" "$static"
-    configure+=(-DTCPRETRY_PACKAGE_BINARY="$build/tcpretry.prebuilt") ;;
+    # cpack's "preinstall" builds the target all first: with a prebuilt binary that would be
+    # a whole second build of tcpretry (minutes on a loaded machine) for nothing. package.sh
+    # builds the one target the package needs (tcpretry_package_files) itself.
+    configure+=(-DTCPRETRY_PACKAGE_BINARY="$build/tcpretry.prebuilt"
+                -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON) ;;
   *) echo "package.sh: TCPRETRY_PACKAGE_FROM is 'release' or 'static', not '$from'" >&2; exit 2 ;;
 esac
 if [ ! -f "$build/CMakeCache.txt" ]; then
