@@ -360,7 +360,8 @@ void HttpServer::Conn::timed_out() {
 
 HttpServer::Responder& HttpServer::Responder::operator=(Responder&& other) noexcept {
     if (this != &other) {
-        this->~Responder();
+        if (open()) // the request this one held is answered, as on destruction
+            respond(http_error(500));
         m_conn = std::move(other.m_conn);
     }
     return *this;
@@ -432,6 +433,11 @@ HttpServer::HttpServer(core::Loop& loop, const core::SockAddr& where, std::strin
 }
 
 HttpServer::~HttpServer() = default;
+
+uint16_t HttpServer::port() const {
+    auto local = core::local_address(evconnlistener_get_fd(m_listener.get()));
+    return local ? local->port() : 0;
+}
 
 void HttpServer::route(std::string path, Handler handler) {
     m_routes[std::move(path)] = std::move(handler);

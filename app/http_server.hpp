@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -118,6 +119,8 @@ class HttpServer {
     // GET and HEAD of exactly `path` (the query aside) go to `handler`.
     void route(std::string path, Handler handler);
     std::size_t connections() const { return m_conns.size(); }
+    // The port listened on (the kernel's pick when asked for port 0).
+    uint16_t port() const;
 
   private:
     struct ListenerFree {

@@ -1,9 +1,14 @@
-// The hardened HTTP server's pure parts: parsing a request head (limits, garbage, early
-// rejection, keep-alive, bodies) and encoding a response (HEAD, close).
+// The hardened HTTP server: parsing a request head (limits, garbage, early rejection,
+// keep-alive, bodies), encoding a response (HEAD, close), and on a real loop the answers a
+// route gives later (pipelined, in order; a dropped Responder; a client that left).
 #include "app/http_server.hpp"
+
+#include "support.hpp"
 
 #include <doctest/doctest.h>
 #include <string>
+#include <sys/socket.h>
+#include <vector>
 
 using namespace tcpretry::app;
 using Status = HeadParse::Status;
@@ -133,4 +138,93 @@ TEST_CASE("encode_response: length, close, HEAD without a body, 405's Allow") {
     CHECK(not_allowed.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
     CHECK(not_allowed.find("\r\nAllow: GET, HEAD\r\n") != std::string::npos);
     CHECK(http_reason(431) == "Request Header Fields Too Large");
+}
+
+namespace {
+
+// A blocking client of the server on 127.0.0.1.
+tcpretry::core::UniqueFd client_of(const HttpServer& server) {
+    tcpretry::core::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd.get() >= 0);
+    auto a = tcpretry::test::loopback_v4(server.port());
+    REQUIRE(::connect(fd.get(), a.get(), a.length) == 0);
+    return fd;
+}
+
+void send_all(int fd, std::string_view bytes) {
+    REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size()));
+}
+
+// Turns the loop until the server closes the client's connection; what it sent.
+std::string read_to_close(tcpretry::core::Loop& loop, int fd) {
+    std::string got;
+    bool closed = false;
+    REQUIRE(tcpretry::test::run_until(loop, [&] {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+            got.append(buf, static_cast<std::size_t>(n));
+        closed = n == 0 || (n < 0 && errno != EAGAIN);
+        return closed;
+    }));
+    return got;
+}
+
+} // namespace
+
+TEST_CASE("HttpServer: a route answers later; pipelined answers keep their order") {
+    tcpretry::test::Watchdog dog(20);
+    tcpretry::core::Loop loop;
+    HttpServer server(loop, tcpretry::test::loopback_v4(0), "--test");
+    std::vector<HttpServer::Responder> held;
+    server.route("/later", [&](const HttpRequest& req, HttpServer::Responder answer) {
+        CHECK(req.query == "n=1");
+        held.push_back(std::move(answer));
+    });
+    server.route("/now", [](const HttpRequest&, HttpServer::Responder answer) {
+        HttpResponse r;
+        r.body = "now\n";
+        answer.respond(std::move(r));
+    });
+    server.route("/drop", [](const HttpRequest&, HttpServer::Responder) {});
+    auto fd = client_of(server);
+    send_all(fd.get(), "GET /later?n=1 HTTP/1.1\r\n\r\nGET /now HTTP/1.1\r\n\r\n"
+                       "GET /drop HTTP/1.1\r\nConnection: close\r\n\r\n");
+    REQUIRE(tcpretry::test::run_until(loop, [&] { return held.size() == 1; }));
+    tcpretry::test::run_for(loop, std::chrono::milliseconds(50));
+    CHECK(server.connections() == 1);
+    REQUIRE(held[0].open());
+    HttpResponse later;
+    later.body = "later\n";
+    held[0].respond(std::move(later));
+    CHECK_FALSE(held[0].open());
+    std::string got = read_to_close(loop, fd.get());
+    std::size_t first = got.find("later\n"), second = got.find("now\n");
+    std::size_t third = got.find("HTTP/1.1 500 Internal Server Error");
+    CHECK(first != std::string::npos);
+    CHECK(second != std::string::npos);
+    CHECK(third != std::string::npos);
+    CHECK(first < second);
+    CHECK(second < third);
+}
+
+TEST_CASE("HttpServer: answering after the client left does nothing") {
+    tcpretry::test::Watchdog dog(20);
+    tcpretry::core::Loop loop;
+    HttpServer server(loop, tcpretry::test::loopback_v4(0), "--test");
+    std::vector<HttpServer::Responder> held;
+    server.route("/later", [&](const HttpRequest&, HttpServer::Responder answer) {
+        held.push_back(std::move(answer));
+    });
+    {
+        auto fd = client_of(server);
+        send_all(fd.get(), "GET /later HTTP/1.1\r\n\r\n");
+        REQUIRE(tcpretry::test::run_until(loop, [&] { return held.size() == 1; }));
+        tcpretry::test::reset_close(fd);
+    }
+    held[0].respond(HttpResponse{}); // written into a reset connection: closed, no crash
+    REQUIRE(tcpretry::test::run_until(loop, [&] { return server.connections() == 0; }));
+    CHECK_FALSE(held[0].open());
+    held[0].respond(HttpResponse{}); // once more: nothing
 }
