@@ -1,9 +1,8 @@
 // The HTTP response parser (core::HttpResponseParser): the first byte says HEAD or GET and
 // whether EOF follows, the second how the rest (what the server sends) is cut into pieces.
-// Never crash; the kept body and received() stay bounded; a finished
-// parse stays finished; the outcome (status, code, reason, body, message) does not depend on
-// the cut; a failure says why in one clean line; done means the head was read; the
-// verdict agrees.
+// Never crash; the kept body and received() stay bounded; a finished parse stays finished;
+// the outcome (status, code, reason, body, message) does not depend on the cut; a failure
+// says why in one clean line; done means the head was read; the verdict agrees.
 #include "core/http.hpp"
 #include "fuzz_support.hpp"
 
