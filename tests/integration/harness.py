@@ -232,6 +232,11 @@ REQUIRED_FIELDS = {
 }
 
 
+# Where a failed attempt failed (docs/json-events.md, "Phases"), and the phase times events carry.
+PHASES = ("resolve", "connect", "starttls", "tls", "check")
+PHASE_TIMES = ("resolve_ms", "connect_ms", "tls_ms", "check_ms")
+
+
 def schema_problems(e):
     """What is wrong with one event against schema 1 (empty list: nothing)."""
     problems = []
@@ -269,10 +274,16 @@ def schema_problems(e):
             problems.append("self_connect has an errno")
         if e["duration_ms"] < 0:
             problems.append("negative duration_ms")
+        if e.get("phase") not in PHASES:
+            problems.append(f"phase {e.get('phase')!r}")
     if name == "retry" and e["delay_ms"] < 1:
         problems.append(f"retry delay_ms {e['delay_ms']} < 1")
     if name == "connected" and (e["connect_ms"] < 0 or e["waited_ms"] < 0):
         problems.append("negative connect_ms/waited_ms")
+    if name in ("connected", "probe"):
+        for field in PHASE_TIMES:
+            if field in e and not (isinstance(e[field], (int, float)) and e[field] >= 0):
+                problems.append(f"{name}.{field} {e[field]!r}")
     if name == "gave_up" and e["reason"] not in ERROR_CLASSES:
         problems.append(f"reason {e['reason']!r}")
     if name == "summary":
