@@ -254,7 +254,9 @@ if want wait; then
         rss=
         if [[ $status == ok ]] && ((HAVE_TIME)); then
             for _ in $(seq "$RSS_RUNS"); do
-                if /usr/bin/time -f %M -o "$WORK/rss" "${argv[@]}" >/dev/null 2>&1; then
+                # peak RSS (KiB) and minor page faults: the faults count the pages a run
+                # maps (fault-around maps up to 16 per fault), and load does not move them
+                if /usr/bin/time -f %M/%R -o "$WORK/rss" "${argv[@]}" >/dev/null 2>&1; then
                     rss+="$(tail -n 1 "$WORK/rss") "
                 fi
             done
@@ -612,28 +614,32 @@ for line in open(probe_tsv):
         r = json.load(open(js))["results"][0]
         mean, sd, mn = r["mean"] * 1e3, r["stddev"] * 1e3, r["min"] * 1e3
         med = r["median"] * 1e3
-    rssv = [int(x) for x in rss.split()]
+    rssv = [int(x.split("/")[0]) for x in rss.split()]
+    faults = [int(x.split("/")[1]) for x in rss.split() if "/" in x]
     rows.append(dict(name=name, cmd=cmd, status=status, mean=mean, sd=sd, mn=mn, med=med,
-                     rss=max(rssv) / 1024 if rssv else None))
+                     rss=max(rssv) / 1024 if rssv else None,
+                     faults=statistics.median(faults) if faults else None))
 base = next((r["mean"] for r in rows if r["name"] == "nc -z"), None)
 print(f"## 1. One probe of an open port (whole process)\n")
 print(f"hyperfine -N, {warmup} warmup + {runs} runs each; peak RSS = max of "
-      f"{rss_runs} runs of `/usr/bin/time -f %M` (largest process of the tree).\n")
+      f"{rss_runs} runs of `/usr/bin/time -f %M` (largest process of the tree); page "
+      f"faults = their median count of minor faults (`%R`).\n")
 base_med = next((r["med"] for r in rows if r["name"] == "nc -z"), None)
 # The median too: on a loaded machine a few slow runs move the mean by more than the
 # difference between the tools.
 print("| tool | command | mean ms | ± σ ms | median ms | min ms | ratio vs nc -z | "
-      "median ratio | peak RSS MiB |")
-print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+      "median ratio | peak RSS MiB | page faults |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 for r in rows:
     if r["status"] != "ok":
-        print(f"| {r['name']} | `{r['cmd']}` | {r['status']} | | | | | | |")
+        print(f"| {r['name']} | `{r['cmd']}` | {r['status']} | | | | | | | |")
         continue
     rt = ratio(r["mean"], base)
     rm = ratio(r["med"], base_med)
     print(f"| {r['name']} | `{r['cmd']}` | {f(r['mean'],2)} | {f(r['sd'],2)} | "
           f"{f(r['med'],2)} | {f(r['mn'],2)} | {f(rt,2) + '×' if rt is not None else 'n/a'} | "
-          f"{f(rm,2) + '×' if rm is not None else 'n/a'} | {f(r['rss'],2)} |")
+          f"{f(rm,2) + '×' if rm is not None else 'n/a'} | {f(r['rss'],2)} | "
+          f"{f(r['faults'],0)} |")
 print()
 
 # ---- part 2
