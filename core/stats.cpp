@@ -41,7 +41,22 @@ std::optional<LatencySummary> summarize(std::vector<Duration> samples) {
 }
 
 void LatencySeries::merge(const LatencySeries& other) {
-    m_samples.insert(m_samples.end(), other.m_samples.begin(), other.m_samples.end());
+    m_moments.merge(other.m_moments);
+    m_quantiles.merge(other.m_quantiles);
+}
+
+std::optional<LatencySummary> LatencySeries::summary() const {
+    if (m_moments.count() == 0)
+        return std::nullopt;
+    LatencySummary s;
+    s.min = m_moments.min();
+    s.max = m_moments.max();
+    s.avg = m_moments.mean();
+    s.mdev = m_moments.mdev();
+    s.p50 = m_quantiles.quantile(50);
+    s.p90 = m_quantiles.quantile(90);
+    s.p99 = m_quantiles.quantile(99);
+    return s;
 }
 
 void ProbeStats::remember(std::optional<Duration> d) {
@@ -73,6 +88,7 @@ void ProbeStats::merge(const ProbeStats& other) {
     m_longest_streak = std::max(m_longest_streak, other.m_longest_streak);
     m_connect.merge(other.m_connect);
     m_tls.merge(other.m_tls);
+    m_ttfb.merge(other.m_ttfb);
 }
 
 double ProbeStats::loss_percent() const {

@@ -1,10 +1,14 @@
 // Ping-mode statistics: summarize (min/avg/max/mdev and nearest-rank percentiles),
-// nearest_rank itself, and ProbeStats (loss, failure streaks, merge, history).
+// nearest_rank itself, LatencySeries (bounded: exact up to 1,024 samples), and ProbeStats
+// (loss, failure streaks, merge, history).
 #include "core/stats.hpp"
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <doctest/doctest.h>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 using namespace tcpretry::core;
@@ -360,4 +364,52 @@ TEST_CASE("ProbeStats: TLS handshake times are a series of their own") {
     REQUIRE(all.tls_latency());
     CHECK(all.tls_latency()->max == 6ms);
     CHECK(all.latency()->max == 2ms);
+}
+
+TEST_CASE("LatencySeries: exact up to 1,024 samples, within 1 % beyond, merged across targets") {
+    // Three targets with different speeds: 1..N microseconds, scaled by 1, 3 and 7.
+    std::vector<LatencySeries> targets(3);
+    std::vector<Duration> every;
+    const int scale[] = {1, 3, 7};
+    for (int t = 0; t < 3; ++t) {
+        for (int i = 1; i <= 1000; ++i) {
+            Duration d = std::chrono::microseconds(i * scale[t]);
+            targets[t].add(d);
+            every.push_back(d);
+        }
+        // 1,000 samples each: still exact, as summarize() says.
+        auto s = targets[t].summary();
+        auto exact = summarize(std::vector<Duration>(every.end() - 1000, every.end()));
+        REQUIRE(s);
+        CHECK(s->p50 == exact->p50);
+        CHECK(s->p90 == exact->p90);
+        CHECK(s->p99 == exact->p99);
+        CHECK(s->mdev == exact->mdev);
+    }
+    // The overall summary: 3,000 samples, past the exact limit.
+    LatencySeries all;
+    for (const auto& t : targets)
+        all.merge(t);
+    auto s = all.summary();
+    auto exact = summarize(every);
+    REQUIRE(s);
+    CHECK(all.count() == 3000);
+    CHECK(s->min == exact->min);
+    CHECK(s->max == exact->max);
+    CHECK(s->avg == exact->avg);
+    CHECK(std::abs((s->mdev - exact->mdev).count()) <= 1);
+    for (auto [got, want] :
+         {std::pair{s->p50, exact->p50}, {s->p90, exact->p90}, {s->p99, exact->p99}}) {
+        CAPTURE(want.count());
+        CHECK(std::abs(static_cast<double>((got - want).count())) <=
+              0.01 * static_cast<double>(want.count()));
+    }
+}
+
+TEST_CASE("ProbeStats: counters are 64-bit") {
+    ProbeStats s;
+    static_assert(std::is_same_v<decltype(s.sent()), uint64_t>);
+    static_assert(std::is_same_v<decltype(s.received()), uint64_t>);
+    static_assert(std::is_same_v<decltype(s.longest_failure_streak()), uint64_t>);
+    CHECK(s.sent() == 0);
 }
