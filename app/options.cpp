@@ -1,6 +1,7 @@
 #include "app/options.hpp"
 
 #include "app/env.hpp"
+#include "app/serve_query.hpp"
 #include "app/version.hpp"
 
 #include "core/defaults.hpp"
@@ -141,6 +142,8 @@ struct Raw {
     // Output
     Switch json, quiet, verbose, timestamps, no_timestamps;
     Flag format, metrics, color;
+    // Exporter
+    Flag serve, serve_allow, serve_timeout_offset;
     // Left over after the flags: the TARGETs (and unknown options); then TCPRETRY_TARGETS.
     std::vector<std::string> words, env_words;
     // The table of options, as added: what the environment pass and the help's list of
@@ -180,6 +183,31 @@ std::string number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
     return buf;
+}
+
+std::optional<UsageError> read_listen(const Flag& f, std::optional<core::SockAddr>& out,
+                                      unsigned example_port) {
+    std::string p = std::to_string(example_port);
+    std::string hint =
+        "ADDR:PORT such as 127.0.0.1:" + p + " or [::1]:" + p + ", or :PORT for all addresses";
+    if (f.text.size() > 1 && f.text[0] == ':') {
+        // All addresses: [::], which takes IPv4 too (dual stack).
+        auto port = parse_count(std::string_view(f.text).substr(1));
+        if (!port || *port == 0 || *port > 65535)
+            return invalid(f, hint);
+        out = core::parse_numeric_address("::", static_cast<uint16_t>(*port));
+        return std::nullopt;
+    }
+    // Port 0: the kernel picks one (tcpretry says which on stderr; for tests).
+    bool any_port = f.text.size() > 2 && f.text.compare(f.text.size() - 2, 2, ":0") == 0;
+    auto parsed = core::parse_target(any_port ? f.text.substr(0, f.text.size() - 1) + "1" : f.text);
+    auto* t = std::get_if<core::Target>(&parsed);
+    if (!t || !t->numeric || f.text.find("://") != std::string::npos)
+        return invalid(f, hint);
+    out = t->numeric;
+    if (any_port)
+        out->set_port(0);
+    return std::nullopt;
 }
 
 // Adds an option that takes a value to the parser and to the table.
@@ -315,6 +343,22 @@ void add_output_flags(CLI::App& app, Raw& r) {
     flag(app, r, r.no_timestamps, "--no-timestamps", "Do not start human lines with the time", g);
     option(app, r, r.color, "--color", "Colour human output: auto|always|never", "WHEN", g);
     r.color.opt->default_str("auto");
+}
+
+void add_serve_flags(CLI::App& app, Raw& r) {
+    const char* g = "Exporter";
+    option(app, r, r.serve, "--serve",
+           "Run as a Prometheus probe exporter: GET http://ADDR:PORT/probe?target=HOST:PORT "
+           "(no TARGET needed)",
+           "ADDR:PORT", g);
+    option(app, r, r.serve_allow, "--serve-allow",
+           "Targets /probe may connect to: CIDRs, host names, *.suffix (comma-separated, "
+           "repeatable; default: the TARGETs given, else any)",
+           "LIST", g);
+    r.serve_allow.opt->multi_option_policy(CLI::MultiOptionPolicy::Join);
+    option(app, r, r.serve_timeout_offset, "--serve-timeout-offset",
+           "A probe's deadline is the scrape timeout less DUR", "DUR", g);
+    r.serve_timeout_offset.opt->default_str(dur(k_serve_timeout_offset));
 }
 
 // Options that exclude each other. One given on the command line also sets aside the
@@ -478,23 +522,9 @@ std::optional<UsageError> check_output(const Raw& r, Options& o) {
             return UsageError{r.json.name() + " and " + r.format.name() + " " +
                               quote(r.format.text) + " contradict each other"};
     }
-    if (r.metrics.given()) {
-        const char* hint =
-            "ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464, or :PORT for all addresses";
-        if (r.metrics.text.size() > 1 && r.metrics.text[0] == ':') {
-            // All addresses: [::], which takes IPv4 too (dual stack).
-            auto port = parse_count(std::string_view(r.metrics.text).substr(1));
-            if (!port || *port == 0 || *port > 65535)
-                return invalid(r.metrics, hint);
-            o.metrics_listen = core::parse_numeric_address("::", static_cast<uint16_t>(*port));
-        } else {
-            auto parsed = core::parse_target(r.metrics.text);
-            auto* t = std::get_if<core::Target>(&parsed);
-            if (!t || !t->numeric || r.metrics.text.find("://") != std::string::npos)
-                return invalid(r.metrics, hint);
-            o.metrics_listen = t->numeric;
-        }
-    }
+    if (r.metrics.given())
+        if (auto e = read_listen(r.metrics, o.metrics_listen, 9464))
+            return e;
     // JSON lines are the whole output: every event is a line, -q and -v change nothing.
     o.verbosity = o.format == Format::json ? Verbosity::normal
                   : r.quiet.on             ? Verbosity::quiet
@@ -521,6 +551,42 @@ std::optional<UsageError> check_output(const Raw& r, Options& o) {
 std::optional<UsageError> unused(const Flag& f, const char* mode) {
     if (f.given())
         return UsageError{f.name() + " has no effect " + mode};
+    return std::nullopt;
+}
+
+// --serve: an exporter answers /probe until stopped, so what ends or reports a run has no
+// place beside it.
+std::optional<UsageError> check_serve(const Raw& r, Options& o) {
+    if (!r.serve.given()) {
+        for (const Flag* f : {&r.serve_allow, &r.serve_timeout_offset})
+            if (auto e = unused(*f, "without --serve"))
+                return e;
+        return std::nullopt;
+    }
+    if (auto e = read_listen(r.serve, o.serve, 9115))
+        return e;
+    if (!o.command.empty())
+        return UsageError{"-- COMMAND cannot be used with " + r.serve.name() +
+                          " (an exporter does not end in success)"};
+    for (const Flag* f : {&r.count, &r.interval, &r.timeout, &r.attempts, &r.initial, &r.max,
+                          &r.multiplier, &r.jitter, &r.quorum, &r.metrics, &r.format})
+        if (f->given())
+            return UsageError{f->name() + " cannot be used with " + r.serve.name() +
+                              (f == &r.metrics ? " (its /metrics is on the same port)"
+                                               : " (each /probe is one round)")};
+    for (const Switch* s : {&r.watch, &r.once, &r.any, &r.json, &r.timestamps})
+        if (s->on)
+            return UsageError{s->name() + " cannot be used with " + r.serve.name() +
+                              " (each /probe is one round)"};
+    if (r.serve_timeout_offset.given())
+        if (auto e = read_duration(r.serve_timeout_offset, o.serve_timeout_offset))
+            return e;
+    AllowList check;
+    for (const std::string& entry : split_allow_list(r.serve_allow.text)) {
+        if (auto e = check.add(entry))
+            return UsageError{*e};
+        o.serve_allow.push_back(entry);
+    }
     return std::nullopt;
 }
 
@@ -882,7 +948,7 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
     if (auto e = add_targets(r.env_words, k_env_targets, o))
         return e;
     o.targets.shrink_to_fit(); // a fleet's list is kept for the whole run
-    if (o.targets.empty())
+    if (o.targets.empty() && !r.serve.given())
         return UsageError{"no TARGET given (the " + r.targets_file.name() + " " +
                           quote(r.targets_file.text) + " lists none)"};
     for (const auto& t : o.targets) {
@@ -1016,6 +1082,7 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     add_ping_flags(app, raw);
     add_network_flags(app, raw);
     add_output_flags(app, raw);
+    add_serve_flags(app, raw);
     // The footer (exit statuses, every variable) is made only for --help: a run does not pay
     // for wrapping it.
     auto help = [&app, &raw] {
@@ -1057,13 +1124,16 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
                 excluded.emplace(env_name(opt->get_name()), opt->get_name());
         env_warnings = unknown_variable_warnings(env, variables(app, raw), excluded);
     }
-    if (raw.words.empty() && raw.env_words.empty() && !raw.targets_file.given()) {
+    if (raw.words.empty() && raw.env_words.empty() && !raw.targets_file.given() &&
+        !raw.serve.given()) {
         std::string m = "no TARGET given (usage: tcpretry [OPTIONS] HOST:PORT... [-- COMMAND])";
         if (!env_warnings.empty()) // TCPRETRY_TARGET=db:5432 is the likely reason
             m += "; " + env_warnings.front();
         return UsageError{m};
     }
 
+    if (auto e = check_serve(raw, o))
+        return *e;
     for (auto check : {check_output, check_network, check_mode, check_retry, check_check, check_tls,
                        check_targets})
         if (auto e = check(raw, o))

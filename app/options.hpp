@@ -18,6 +18,9 @@ enum class Format { human, json, prometheus };
 enum class Verbosity { quiet, normal, verbose };
 enum class ColorMode { automatic, always, never };
 
+// --serve: a probe's deadline is Prometheus's scrape timeout less this margin.
+inline constexpr core::Duration k_serve_timeout_offset = std::chrono::milliseconds(500);
+
 struct Options {
     Mode mode = Mode::wait; // --watch, --count or neither; set once, here
     std::vector<core::Target> targets;
@@ -48,6 +51,11 @@ struct Options {
     // Ping mode (--count): probes per target, 0 = until stopped; one every interval.
     unsigned count = 0;
     std::optional<core::SockAddr> metrics_listen; // serve /metrics here (--metrics-listen)
+    // --serve: run as an exporter answering /probe?target= here (no TARGET needed); the
+    // TARGETs given, if any, are the targets it may probe (with --serve-allow's entries).
+    std::optional<core::SockAddr> serve;
+    std::vector<std::string> serve_allow;                         // --serve-allow entries
+    core::Duration serve_timeout_offset = k_serve_timeout_offset; // --serve-timeout-offset
     core::Duration interval = core::k_probe_interval;
 
     // --send / --expect check; unset when neither was given.

@@ -77,9 +77,9 @@ std::string encode_probe(const ProbeResult& r) {
     if (r.address) {
         gauge(out, "probe_ip_addr_hash",
               "Specifies the hash of IP address. It's useful to detect if the IP address changes.",
-              ip_addr_hash(r.address->host()));
+              ip_addr_hash(r.address->address));
         gauge(out, "probe_ip_protocol", "Specifies whether probe ip protocol is IP4 or IP6",
-              r.address->family() == core::Family::ipv6 ? 6 : 4);
+              r.address->family == core::Family::ipv6 ? 6 : 4);
     }
     encode_tls(out, r);
     gauge(out, "probe_success", "Displays whether or not the probe was a success",

@@ -17,7 +17,7 @@ struct ProbeResult {
     bool success = false;
     double duration_seconds = 0;                        // the whole probe, as the exporter timed it
     std::optional<double> dns_seconds;                  // when a name was looked up
-    std::optional<core::SockAddr> address;              // the address connected (or last tried)
+    std::optional<core::Endpoint> address;              // the address connected (or last tried)
     bool failed_due_to_regex = false;                   // --expect did not match
     std::optional<std::string> tls_version;             // "TLSv1.3" as OpenSSL names it
     std::optional<int64_t> cert_not_after;              // the leaf's, seconds since 1970

@@ -6,6 +6,7 @@
 #include "app/metrics_server.hpp"
 #include "app/options.hpp"
 #include "app/output.hpp"
+#include "app/serve.hpp"
 #include "core/loop.hpp"
 #include "core/prober.hpp"
 #include "core/resolver.hpp"
@@ -407,6 +408,14 @@ int run(int argc, char** argv) {
     raise_descriptor_limit();
     event_set_log_callback(on_libevent_log);
     event_set_fatal_callback(on_libevent_fatal);
+    if (options.serve) {
+        try {
+            return serve(options);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "tcpretry: %s\n", e.what());
+            return k_exit_internal;
+        }
+    }
 
     // With a COMMAND, stdout belongs to it: all our output goes to stderr.
     Output out(options.command.empty() ? stdout : stderr);

@@ -116,6 +116,20 @@ bool Cidr::contains(const core::SockAddr& addr) const {
     return (raw[whole] & mask) == bytes[static_cast<std::size_t>(whole)];
 }
 
+std::vector<std::string> split_allow_list(std::string_view text) {
+    std::vector<std::string> entries;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t end = text.find_first_of(", \t\r\n", i);
+        if (end == std::string_view::npos)
+            end = text.size();
+        if (end > i)
+            entries.emplace_back(text.substr(i, end - i));
+        i = end + 1;
+    }
+    return entries;
+}
+
 std::optional<Cidr> parse_cidr(std::string_view text) {
     std::size_t slash = text.find('/');
     std::string address(text.substr(0, slash));

@@ -36,6 +36,9 @@ std::optional<std::string> percent_decode(std::string_view text);
 // ignores them (debug=true...).
 std::variant<ProbeQuery, QueryError> parse_probe_query(std::string_view query);
 
+// --serve-allow's text (repeats joined by newlines): entries split at commas and white space.
+std::vector<std::string> split_allow_list(std::string_view text);
+
 // An IPv4 or IPv6 network: "10.0.0.0/8", "::1/128"; a bare address is a network of one.
 struct Cidr {
     core::Family family = core::Family::ipv4;

@@ -12,7 +12,8 @@ _tcpretry_value_opts='-t --timeout -n --attempts -T --connect-timeout --initial-
   --max-delay --multiplier --jitter --seed --quorum --parallel --targets-file
   --stable-after --keepalive --recheck --send --expect --expect-timeout -c --count
   -i --interval --source --resolver --format --metrics-listen --color --ca-file --ca-path
-  --sni --tls-min-version --alpn --client-cert --client-key --cert-min-days --starttls'
+  --sni --tls-min-version --alpn --client-cert --client-key --cert-min-days --starttls
+  --serve --serve-allow --serve-timeout-offset'
 # Options that take no value.
 _tcpretry_flag_opts='-h --help --version --once --all --any -w --watch -4 -6 -j --json
   -q --quiet -v --verbose --timestamps --no-timestamps --tls --insecure'

@@ -87,3 +87,8 @@ complete -c tcpretry -n $opt -s v -l verbose -d 'Print every event'
 complete -c tcpretry -n $opt -l timestamps -d 'Start each human line with the local time'
 complete -c tcpretry -n $opt -l no-timestamps -d 'Do not start human lines with the time'
 complete -c tcpretry -n $opt -l color -x -a 'auto always never' -d 'Colour human output'
+
+# Exporter
+complete -c tcpretry -n $opt -l serve -x -d 'Run as a Prometheus probe exporter at ADDR:PORT'
+complete -c tcpretry -n $opt -l serve-allow -x -d 'Targets /probe may connect to (CIDRs, names)'
+complete -c tcpretry -n $opt -l serve-timeout-offset -x -d 'Deadline: scrape timeout less DUR'

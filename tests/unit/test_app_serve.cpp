@@ -131,7 +131,7 @@ TEST_CASE("encode_probe: blackbox names, then tcpretry's own") {
     r.success = true;
     r.duration_seconds = 0.00125;
     r.dns_seconds = 0.0001;
-    r.address = core::parse_numeric_address("127.0.0.1", 80);
+    r.address = core::Endpoint{"127.0.0.1", 80, core::Family::ipv4};
     r.tls_version = "TLSv1.3";
     r.cert_not_after = 1800000000;
     r.phases = {{"resolve", 0.0001}, {"connect", 0.0002}, {"tls", 0.0009}};
