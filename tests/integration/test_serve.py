@@ -197,6 +197,31 @@ class DeadlineTest(harness.TestCase):
         self.assertLess(m["probe_duration_seconds"], 1.5)
 
 
+    def test_waiting_for_a_slot_counts_against_the_deadline(self):
+        hole = harness.Blackhole()
+        self.addCleanup(hole.close)
+        server = self.server()
+        ex = Exporter(self, "-T", "30s", "--parallel", "1")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            # The silent target holds the only slot for 5.5 s...
+            stuck = pool.submit(ex.probe, hole.target,
+                                {"X-Prometheus-Scrape-Timeout-Seconds": "6"})
+            self.assertTrue(harness.wait_until(
+                lambda: metrics(get(f"{ex.base}/metrics")[1])["tcpretry_serve_probes_in_flight"]
+                == 1))
+            # ...so the open port waits for it, and its own deadline (1 s) ends the wait.
+            start = time.monotonic()
+            status, body = ex.probe(server.target, {"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+            took = time.monotonic() - start
+            self.assertFalse(stuck.done())
+            stuck.result(timeout=30)
+        m = metrics(body)
+        self.assertEqual((status, m["probe_success"]), (200, 0), body)
+        self.assertEqual(m['tcpretry_probe_error_info{class="timeout"}'], 1)
+        self.assertLess(took, 4.5)
+        self.assertEqual(server.accepted, 0)
+
+
 class ConcurrencyTest(harness.TestCase):
     def test_64_requests_at_once_all_answered(self):
         server = self.server()
@@ -260,6 +285,49 @@ class PromtoolTest(harness.TestCase):
             p = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True,
                                timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
+@unittest.skipUnless(shutil.which("openssl"), "openssl is not installed")
+class TlsTest(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        import tls_certs
+        cls.tmp = tempfile.TemporaryDirectory(prefix="tcpretry-serve-tls-")
+        cls.certs = tls_certs.make_certs(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def s_server(self, pair):
+        from test_tls_certs import SServer
+        s = SServer(pair.cert, pair.key)
+        self.addCleanup(s.close)
+        return s
+
+    def test_tls_version_and_expiry(self):
+        s = self.s_server(self.certs.leaf)
+        # localhost is allowed only by its network: looked up first, and still the name the
+        # certificate is checked for.
+        ex = Exporter(self, "--tls", "--ca-file", self.certs.ca.cert, "--serve-allow",
+                      "127.0.0.0/8")
+        status, body = ex.probe(f"localhost:{s.port}")
+        m = metrics(body)
+        self.assertEqual((status, m["probe_success"]), (200, 1), body)
+        self.assertEqual(len([k for k in m if k.startswith("probe_tls_version_info{")]), 1)
+        self.assertRegex(body, r'probe_tls_version_info\{version="TLS 1\.[23]"\} 1')
+        days = (m["probe_ssl_earliest_cert_expiry"] - time.time()) / 86400
+        self.assertTrue(363 < days < 366, days)
+        self.assertGreaterEqual(m['tcpretry_probe_phase_seconds{phase="tls"}'], 0)
+
+    def test_certificate_for_another_name_fails(self):
+        s = self.s_server(self.certs.other_name)
+        ex = Exporter(self, "--tls", "--ca-file", self.certs.ca.cert)
+        status, body = ex.probe(f"localhost:{s.port}")
+        m = metrics(body)
+        self.assertEqual((status, m["probe_success"]), (200, 0), body)
+        self.assertEqual(m['tcpretry_probe_error_info{class="tls_verify"}'], 1)
+        self.assertIn("probe_ssl_earliest_cert_expiry", m)
 
 
 PROMETHEUS_CONFIG = """
