@@ -6,6 +6,7 @@ blackbox relabelling, with the README's alert rule checked by promtool.
 """
 
 import concurrent.futures
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import urllib.parse
 import urllib.request
 
 import harness
-from servers_fleet import free_port, scrape
+from servers_fleet import free_port
 
 README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
 
@@ -385,7 +386,6 @@ class RealPrometheusTest(harness.TestCase):
                 return {}
             if status != 200:
                 return {}
-            import json
             return {r["metric"].get("instance"): float(r["value"][1])
                     for r in json.loads(body)["data"]["result"]}
 
