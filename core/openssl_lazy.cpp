@@ -50,6 +50,7 @@
     X(const char*, ERR_reason_error_string, (unsigned long e), (e)) \
     X(const EVP_MD*, EVP_sha256, (), ()) \
     X(void, GENERAL_NAMES_free, (GENERAL_NAMES* a), (a)) \
+    X(int, OPENSSL_init_ssl, (uint64_t opts, const OPENSSL_INIT_SETTINGS* settings), (opts, settings)) \
     X(int, OPENSSL_sk_num, (const OPENSSL_STACK* arg0), (arg0)) \
     X(void*, OPENSSL_sk_value, (const OPENSSL_STACK* arg0, int arg1), (arg0, arg1)) \
     X(const char*, SSL_CIPHER_get_name, (const SSL_CIPHER* c), (c)) \
@@ -57,6 +58,7 @@
     X(long, SSL_CTX_ctrl, (SSL_CTX* ctx, int cmd, long larg, void* parg), (ctx, cmd, larg, parg)) \
     X(void, SSL_CTX_free, (SSL_CTX* arg0), (arg0)) \
     X(int, SSL_CTX_load_verify_locations, (SSL_CTX* ctx, const char* CAfile, const char* CApath), (ctx, CAfile, CApath)) \
+    X(int, SSL_CTX_load_verify_dir, (SSL_CTX* ctx, const char* CApath), (ctx, CApath)) \
     X(SSL_CTX*, SSL_CTX_new, (const SSL_METHOD* meth), (meth)) \
     X(void, SSL_CTX_sess_set_new_cb, (SSL_CTX* ctx, int (*new_session_cb)(struct ssl_st* ssl, SSL_SESSION* sess)), (ctx, new_session_cb)) \
     X(int, SSL_CTX_set_alpn_protos, (SSL_CTX* ctx, const unsigned char* protos, unsigned int protos_len), (ctx, protos, protos_len)) \
@@ -100,6 +102,9 @@
     X(const ASN1_TIME*, X509_get0_notAfter, (const X509* x), (x)) \
     X(const ASN1_TIME*, X509_get0_notBefore, (const X509* x), (x)) \
     X(const ASN1_INTEGER*, X509_get0_serialNumber, (const X509* x), (x)) \
+    X(const char*, X509_get_default_cert_dir, (), ()) \
+    X(const char*, X509_get_default_cert_dir_env, (), ()) \
+    X(const char*, X509_get_default_cert_file_env, (), ()) \
     X(void*, X509_get_ext_d2i, (const X509* x, int nid, int* crit, int* idx), (x, nid, crit, idx)) \
     X(X509_NAME*, X509_get_issuer_name, (const X509* a), (a)) \
     X(X509_NAME*, X509_get_subject_name, (const X509* a), (a)) \

@@ -6,7 +6,10 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <dirent.h>
+#include <memory>
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -31,8 +34,14 @@ std::string lower(std::string s) {
     return s;
 }
 
-// The words of an OpenSSL error, "wrong version number"; empty when it has none.
+// The words of an OpenSSL error, "wrong version number"; empty when it has none. OpenSSL's
+// error strings are not loaded (init_openssl): libssl's words come from the reason's name,
+// SSL_R_WRONG_VERSION_NUMBER, which is how OpenSSL makes nearly all of its own.
 std::string reason_text(unsigned long err) {
+    if (ERR_GET_LIB(err) == ERR_LIB_SSL) {
+        if (std::string words = ssl_reason_words(ERR_GET_REASON(err)); !words.empty())
+            return words;
+    }
     const char* text = ERR_reason_error_string(err);
     return text ? text : "";
 }
@@ -405,6 +414,55 @@ std::string alpn_wire(const std::vector<std::string>& protocols) {
     return wire;
 }
 
+// OpenSSL's start-up without what a probe never uses, about a third of SSL_CTX_new's cost:
+// the error strings (reason_text), the legacy cipher name table (libssl fetches its ciphers
+// from the provider) and the clean-up at exit. openssl.cnf is still read: a system policy
+// there (MinProtocol, CipherString) holds for tcpretry as for curl and openssl s_client.
+void init_openssl() {
+    OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+                         OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ATEXIT,
+                     nullptr);
+}
+
+// Whether `dir` (a list, as in SSL_CERT_DIR) holds a hash link, "5ad8a5d6.0": certificates
+// OpenSSL can look up by subject name, one file at a time, when a chain needs them.
+bool has_hash_links(const std::string& dirs) {
+    std::size_t start = 0;
+    while (start <= dirs.size()) {
+        std::size_t end = dirs.find(':', start);
+        if (end == std::string::npos)
+            end = dirs.size();
+        std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir(dirs.substr(start, end - start).c_str()),
+                                                closedir);
+        while (dir) {
+            const dirent* entry = readdir(dir.get());
+            if (!entry)
+                break;
+            std::string_view name = entry->d_name;
+            if (name.size() == 10 && name.substr(8) == ".0" &&
+                name.find_first_not_of("0123456789abcdef") == 8)
+                return true;
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
+// The system's trusted CAs, as SSL_CTX_set_default_verify_paths finds them, without parsing
+// the whole bundle (~140 certificates, ~60 ms) at every start: when the CA directory has hash
+// links, only the CA a chain names is read. On Debian and its kin the bundle and the directory
+// are made from the same certificates (update-ca-certificates). SSL_CERT_FILE, when set, is
+// loaded as OpenSSL would; a system with only a bundle (Alpine, a scratch image) gets it.
+bool load_system_store(SSL_CTX* ctx) {
+    if (std::getenv(X509_get_default_cert_file_env()))
+        return SSL_CTX_set_default_verify_paths(ctx) == 1;
+    const char* env_dir = std::getenv(X509_get_default_cert_dir_env());
+    std::string dir = env_dir ? env_dir : X509_get_default_cert_dir();
+    if (!dir.empty() && has_hash_links(dir))
+        return SSL_CTX_load_verify_dir(ctx, dir.c_str()) == 1;
+    return SSL_CTX_set_default_verify_paths(ctx) == 1;
+}
+
 } // namespace
 
 // OpenSSL's callbacks: find the session (the SSL's app data) and record, nothing more.
@@ -442,6 +500,7 @@ std::variant<TlsContext, std::string> TlsContext::make(TlsConfig config) {
     // The first OpenSSL call of a run: a dynamic tcpretry loads OpenSSL here (openssl_lazy.hpp).
     if (std::string why = openssl_load_error(); !why.empty())
         return why;
+    init_openssl();
     ERR_clear_error();
     std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
     if (!ctx)
@@ -471,7 +530,7 @@ std::variant<TlsContext, std::string> TlsContext::make(TlsConfig config) {
             return "cannot load CA " + std::string(file ? "file " : "directory ") +
                    (file ? config.ca_file : config.ca_path) + ": " +
                    openssl_words("no certificate in it");
-    } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+    } else if (!load_system_store(ctx.get())) {
         return "cannot load the system CA store: " + openssl_words("unknown error");
     }
 

@@ -1734,6 +1734,36 @@ std::string_view library_name(int lib) {
 
 } // namespace
 
+std::string ssl_reason_words(int reason) {
+    // The few whose words OpenSSL 3.0 writes by hand (a unit test compares them all).
+    switch (reason) {
+    case SSL_R_AT_LEAST_TLS_1_2_NEEDED_IN_SUITEB_MODE:
+        return "at least (D)TLS 1.2 needed in Suite B mode";
+    case SSL_R_NO_GOST_CERTIFICATE_SENT_BY_PEER:
+        return "Peer haven't sent GOST certificate, required for selected ciphersuite";
+    case SSL_R_MISSING_SRP_PARAM:
+        return "can't find SRP server param";
+    case SSL_R_SRP_A_CALC:
+        return "error with the srp params";
+    case SSL_R_ILLEGAL_SUITEB_DIGEST:
+        return "illegal Suite B digest";
+    default:
+        break;
+    }
+    std::string_view name = ssl_reason_name(reason);
+    constexpr std::string_view prefix = "SSL_R_";
+    if (name.substr(0, prefix.size()) != prefix)
+        return {};
+    std::string words(name.substr(prefix.size()));
+    for (char& c : words) {
+        if (c == '_')
+            c = ' ';
+        else if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    }
+    return words;
+}
+
 std::string_view tls_error_code_name(int packed) {
     auto code = static_cast<unsigned long>(packed);
     int lib = ERR_GET_LIB(code);
