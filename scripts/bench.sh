@@ -16,10 +16,13 @@
 #      writability, SO_ERROR, close; the floor of what the kernel allows), with ratios
 #   5. CPU while waiting: tcpretry --timeout 10s on a closed port (user+sys,
 #      kernel rusage), with wait-on and wait-for-it on the same port for reference
+#   tls, http, serve: scripts/bench_tls.sh (one TLS probe vs openssl s_client and curl,
+#      dynamic and static tcpretry; ping-mode tls_ms), scripts/bench_http.sh and
+#      scripts/bench_serve.sh (each left out while its script does not exist)
 #
 # Usage: scripts/bench.sh [--quick] [--sections=LIST] [--help]
 #   --sections=LIST      comma-separated subset of wait (parts 1-2), fleet,
-#                        scale, cpu (default: all)
+#                        scale, cpu, tls, http, serve (default: all)
 # Environment:
 #   BENCH_QUICK=1        fewer samples (same as --quick)
 #   BENCH_SECTIONS=LIST  same as --sections
@@ -62,7 +65,7 @@ else
     RUNS=${BENCH_RUNS:-50}; WARMUP=${BENCH_WARMUP:-5}; MOMENTS=${BENCH_MOMENTS:-64}
 fi
 SEED=${BENCH_SEED:-42}
-SECTIONS=${BENCH_SECTIONS:-wait,fleet,scale,cpu}
+SECTIONS=${BENCH_SECTIONS:-wait,fleet,scale,cpu,tls,http,serve}
 FLEET_N=${BENCH_FLEET_N:-1000}
 SCALE_SIZES=${BENCH_SCALE_SIZES:-1000 10000 100000}
 SCALE_PARALLEL=${BENCH_SCALE_PARALLEL:-1024}
@@ -79,8 +82,9 @@ fi
 want() { [[ ,$SECTIONS, == *,$1,* ]]; }
 for sec in ${SECTIONS//,/ }; do
     case $sec in
-        wait|fleet|scale|cpu) ;;
-        *) echo "bench.sh: unknown section: $sec (wait, fleet, scale, cpu)" >&2; exit 2 ;;
+        wait|fleet|scale|cpu|tls|http|serve) ;;
+        *) echo "bench.sh: unknown section: $sec (wait, fleet, scale, cpu, tls, http, serve)" >&2
+           exit 2 ;;
     esac
 done
 RSS_RUNS=5
@@ -176,7 +180,7 @@ TCPRETRY_STR="${TCPRETRY_CMD[*]}"
 
 # The static build, for part 1 (issue 10: a static binary starts faster than the dynamic one).
 STATIC_BIN=
-if want wait; then
+if want wait || want tls; then
     STATIC_BIN=${TCPRETRY_STATIC:-$ROOT/build-static/tcpretry}
     if [[ ! -x $STATIC_BIN && -z ${TCPRETRY_STATIC:-} ]]; then
         log "build-static/tcpretry missing: scripts/build-static.sh"
@@ -586,6 +590,19 @@ for name, cmd, p in procs:
 json.dump(results, open(out, "w"), indent=1)
 PY
 fi
+# Sections in scripts of their own: Markdown into $OUT/<section>.md.
+for sec in tls http serve; do
+    want "$sec" || continue
+    script=$SCRIPT_DIR/bench_$sec.sh
+    if [[ ! -f $script ]]; then
+        log "section $sec: $script does not exist yet; left out"
+        continue
+    fi
+    log "section $sec: $script"
+    TCPRETRY="$TCPRETRY_STR" TCPRETRY_STATIC="$STATIC_BIN" BENCH_QUICK=$QUICK \
+        bash "$script" >"$OUT/$sec.md" 2>"$OUT/$sec.log" ||
+        { tail -n 20 "$OUT/$sec.log" >&2; log "section $sec failed (log: $OUT/$sec.log)"; }
+done
 # --------------------------------------------------------------- report ----
 {
 printf '# tcpretry benchmark%s\n\n' "$( ((QUICK)) && echo ' (quick mode)' || true)"
@@ -888,6 +905,12 @@ if goals:
                   f"{'yes' if met else 'NO'} |")
 PY
 fi
+for sec in tls http serve; do
+    if [[ -s $OUT/$sec.md ]]; then
+        cat "$OUT/$sec.md"
+        echo
+    fi
+done
 } >"$OUT/results.md"
 cat "$OUT/results.md"
 log "raw data: $OUT"

@@ -20,6 +20,8 @@
 #   BENCH_TLS_PROBES=N     probes / handshakes, part 2  (default 200, quick 40)
 #   BENCH_TLS_NGINX=0      leave nginx out of part 1
 #   TCPRETRY="CMD ..."     command to bench as tcpretry (default build/tcpretry)
+#   TCPRETRY_STATIC=PATH   also bench this static tcpretry (scripts/build-static.sh; the
+#                          binary the .deb ships), in rows of its own; part 2 then uses it
 # Results: Markdown on stdout; progress on stderr.
 set -euo pipefail
 
@@ -46,6 +48,16 @@ else
 fi
 [[ -x ${TCPRETRY_CMD[0]} ]] || command -v "${TCPRETRY_CMD[0]}" >/dev/null ||
     { echo "bench_tls.sh: no tcpretry at ${TCPRETRY_CMD[0]} (build it, or set TCPRETRY)" >&2; exit 2; }
+# The tcpretry commands of part 1, as "label<TAB>command": the dynamic and the static build.
+TOOLS=$(printf 'tcpretry\t%s' "${TCPRETRY_CMD[*]}")
+PING_CMD=("${TCPRETRY_CMD[@]}")
+if [[ -n ${TCPRETRY_STATIC:-} ]]; then
+    [[ -x $TCPRETRY_STATIC ]] ||
+        { echo "bench_tls.sh: TCPRETRY_STATIC=$TCPRETRY_STATIC is not an executable" >&2; exit 2; }
+    TOOLS=$(printf 'tcpretry (dynamic)\t%s\ntcpretry (static)\t%s' "${TCPRETRY_CMD[*]}" \
+        "$TCPRETRY_STATIC")
+    PING_CMD=("$TCPRETRY_STATIC")
+fi
 for tool in openssl curl python3; do
     command -v "$tool" >/dev/null || { echo "bench_tls.sh: $tool is required" >&2; exit 2; }
 done
@@ -135,17 +147,19 @@ EOF
 # Part 1: mean and median seconds of each command, interleaved; prints Markdown rows.
 time_commands() { # label port
     local label=$1 port=$2
-    python3 - "$RUNS" "$label" "$port" "$WORK/ca.crt" "${TCPRETRY_CMD[@]}" <<'EOF'
+    python3 - "$RUNS" "$label" "$port" "$WORK/ca.crt" "$TOOLS" <<'EOF'
 import resource, statistics, subprocess, sys, time
 runs, label, port, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-tcpretry = sys.argv[5:]
-commands = {
-    "tcpretry --tls --once": tcpretry + ["--tls", "--once", "-q", "--ca-file", ca,
-                                          f"localhost:{port}"],
+commands = {}
+for line in sys.argv[5].splitlines():
+    name, command = line.split("\t")
+    commands[f"{name} --tls --once"] = command.split() + [
+        "--tls", "--once", "-q", "--ca-file", ca, f"localhost:{port}"]
+commands.update({
     "openssl s_client </dev/null": ["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                                     "-servername", "localhost"],
     "curl -sk https://": ["curl", "-sk", "-o", "/dev/null", f"https://127.0.0.1:{port}/"],
-}
+})
 times = {k: [] for k in commands}
 cpu = {k: [] for k in commands}  # user + system seconds of the process (not the machine's load)
 def children_cpu():
@@ -183,7 +197,7 @@ EOF
 # Part 2: tcpretry's reported tls_ms against handshakes timed here and openssl s_time. The two
 # alternate in blocks, so a change of load on the machine weighs on both alike.
 ping_vs_handshake() { # port
-    python3 - "$1" "$PROBES" "$WORK/ca.crt" "${TCPRETRY_CMD[@]}" <<'EOF'
+    python3 - "$1" "$PROBES" "$WORK/ca.crt" "${PING_CMD[@]}" <<'EOF'
 import json, re, socket, ssl, statistics, subprocess, sys, time
 port, n, ca, tcpretry = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 block = 10
