@@ -1,14 +1,17 @@
 """The TLS options' usage errors: exit 2 and exactly one line on stderr that names the flag
 (and the bad value); the environment variables of the TLS options; and valid combinations
-that must not be usage errors."""
+that must not be usage errors; the system CA store as OpenSSL's environment names it
+(SSL_CERT_FILE, SSL_CERT_DIR), which tcpretry reads lazily when the directory is hashed."""
 
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 
 import harness
 import tls_certs
+from test_tls_certs import SServer
 
 CERTS = None
 _TMP = None
@@ -105,3 +108,56 @@ class TlsUsageErrors(harness.TestCase):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class SystemStore(harness.TestCase):
+    """Without --ca-file/--ca-path the system store decides, found as OpenSSL finds it: the
+    file SSL_CERT_FILE names, else the directory SSL_CERT_DIR names (hash links, "f299f7c8.0",
+    looked up only for the CA a chain names), else OpenSSL's defaults."""
+
+    def probe(self, **env_vars):
+        server = SServer(CERTS.leaf.cert, CERTS.leaf.key)
+        self.addCleanup(server.close)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        env.update(env_vars)
+        return harness.run("--json", "--tls", "--once", f"localhost:{server.port}", env=env)
+
+    def hashed_dir(self, *certs):
+        d = tempfile.mkdtemp(prefix="tcpretry-cadir-", dir=_TMP.name)
+        for i, cert in enumerate(certs):
+            shutil.copy(cert, os.path.join(d, f"ca{i}.pem"))
+        subprocess.run(["openssl", "rehash", d], check=True, capture_output=True)
+        self.assertTrue(any(n.endswith(".0") for n in os.listdir(d)), os.listdir(d))
+        return d
+
+    def verified(self, r):
+        self.assertExit(r, harness.EXIT_OK)
+        connected = [e for e in r.events() if e.get("event") == "connected"]
+        self.assertEqual(len(connected), 1, r)
+        self.assertIs(connected[0]["tls"]["verified"], True, r)
+
+    def test_a_hashed_directory_with_the_ca_verifies(self):
+        self.verified(self.probe(SSL_CERT_DIR=self.hashed_dir(CERTS.ca.cert)))
+
+    def test_a_hashed_directory_without_the_ca_does_not(self):
+        r = self.probe(SSL_CERT_DIR=self.hashed_dir(CERTS.client_ca.cert))
+        self.assertExit(r, harness.EXIT_FAILED)
+        failed = [e for e in r.events() if e.get("event") == "failed"]
+        self.assertTrue(failed, r)
+        self.assertEqual(failed[-1]["error"], "tls_verify", r)
+
+    def test_the_directory_is_a_list_as_in_openssl(self):
+        empty = tempfile.mkdtemp(prefix="tcpretry-cadir-", dir=_TMP.name)
+        hashed = self.hashed_dir(CERTS.ca.cert)
+        self.verified(self.probe(SSL_CERT_DIR=f"{empty}:{hashed}"))
+
+    def test_ssl_cert_file_is_loaded(self):
+        empty = tempfile.mkdtemp(prefix="tcpretry-cadir-", dir=_TMP.name)
+        self.verified(self.probe(SSL_CERT_FILE=CERTS.ca.cert, SSL_CERT_DIR=empty))
+
+    def test_a_directory_without_hash_links_falls_back_to_openssl(self):
+        # No hash links: OpenSSL's own defaults, with SSL_CERT_FILE still honoured.
+        plain = tempfile.mkdtemp(prefix="tcpretry-cadir-", dir=_TMP.name)
+        shutil.copy(CERTS.ca.cert, os.path.join(plain, "ca.pem"))
+        self.verified(self.probe(SSL_CERT_DIR=plain, SSL_CERT_FILE=CERTS.ca.cert))
