@@ -816,9 +816,12 @@ std::optional<UsageError> check_tls(const Raw& r, Options& o) {
     config.client_key = r.client_key.text;
     auto made = core::TlsContext::make(config);
     if (auto* e = std::get_if<std::string>(&made)) {
-        // The context's words name the file; the flag goes in front.
-        const Flag* f = &r.ca_file;
-        if (e->find("CA directory") != std::string::npos)
+        // The context's words name the file; its flag goes in front, else --tls (OpenSSL
+        // itself missing, the system CA store).
+        const Flag* f = nullptr;
+        if (e->find("CA file") != std::string::npos)
+            f = &r.ca_file;
+        else if (e->find("CA directory") != std::string::npos)
             f = &r.ca_path;
         else if (e->find("client key") != std::string::npos)
             f = &r.client_key;
@@ -826,7 +829,7 @@ std::optional<UsageError> check_tls(const Raw& r, Options& o) {
             f = &r.client_cert;
         else if (e->find("ALPN") != std::string::npos)
             f = &r.alpn;
-        return UsageError{(f->given() ? f->name() : std::string("--tls")) + ": " + *e};
+        return UsageError{(f && f->given() ? f->name() : std::string("--tls")) + ": " + *e};
     }
     if (!o.check) {
         o.check.emplace();
