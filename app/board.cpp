@@ -18,8 +18,25 @@ void Board::set_problem(TargetRecord& r, const core::Event& e) {
     r.problem = Problem{e.type, e.error, e.reason, e.code, e.message};
 }
 
+std::size_t Board::add_target() {
+    m_records.emplace_back();
+    ++m_counts[static_cast<std::size_t>(TargetState::waiting)];
+    return m_records.size() - 1;
+}
+
+void Board::remove_target(std::size_t target) {
+    TargetRecord& r = m_records.at(target);
+    if (r.removed)
+        return;
+    set_up(r, false);
+    --m_counts[static_cast<std::size_t>(r.state)];
+    r.removed = true;
+    ++m_removed;
+}
+
 void Board::on_event(const core::Event& e) {
-    if (e.type == core::EventType::warning || e.target >= m_records.size())
+    if (e.type == core::EventType::warning || e.target >= m_records.size() ||
+        m_records[e.target].removed)
         return;
     TargetRecord& r = m_records[e.target];
     switch (e.type) {
@@ -62,6 +79,9 @@ void Board::on_event(const core::Event& e) {
         break;
     case core::EventType::retry:
     case core::EventType::warning:
+        break;
+    case core::EventType::removed:
+        remove_target(e.target);
         break;
     }
 }

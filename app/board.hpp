@@ -37,6 +37,7 @@ struct TargetRecord {
     bool up = false;
     unsigned round = 0; // the latest round begun (ping: the latest probe's number)
     std::optional<Problem> problem;
+    bool removed = false; // gone from the --targets-file (SIGHUP): in no count, no event
 };
 
 class Board {
@@ -45,10 +46,20 @@ class Board {
         m_counts[static_cast<std::size_t>(TargetState::waiting)] = targets;
     }
 
-    // Events about the run (warnings) or an unknown target are ignored.
+    // Events about the run (warnings), an unknown or a removed target are ignored; a `removed`
+    // event removes its target.
     void on_event(const core::Event& e);
 
+    // Live target reload (SIGHUP): a new target takes the next slot, waiting; a removed one
+    // keeps its slot, out of every count, and no slot is reused within a run, so the index of
+    // every other target stays what it was.
+    std::size_t add_target();
+    void remove_target(std::size_t target);
+
+    // Slots, removed ones included: indexes run from 0 to size() - 1.
     std::size_t size() const { return m_records.size(); }
+    // Targets not removed.
+    std::size_t live() const { return m_records.size() - m_removed; }
     const TargetRecord& at(std::size_t target) const { return m_records.at(target); }
     std::size_t count(TargetState s) const { return m_counts[static_cast<std::size_t>(s)]; }
     std::size_t up_count() const { return m_up; }
@@ -61,6 +72,7 @@ class Board {
     std::vector<TargetRecord> m_records;
     std::size_t m_counts[4] = {0, 0, 0, 0}; // by TargetState
     std::size_t m_up = 0;
+    std::size_t m_removed = 0;
 };
 
 // A reporter reads the run's board. Used on its own (tests, another program), it keeps a board
@@ -72,6 +84,11 @@ class BoardView {
     void on_event(const core::Event& e) {
         if (m_own)
             m_own->on_event(e);
+    }
+    // SIGHUP brought a new target: our own board makes room (the run's board is the run's).
+    void add_target() {
+        if (m_own)
+            m_own->add_target();
     }
     const Board& operator*() const { return *m_board; }
     const Board* operator->() const { return m_board; }

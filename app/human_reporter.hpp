@@ -62,6 +62,7 @@ class HumanReporter : public Reporter {
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
     void probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) override;
     void summary(const Summary& s) override;
+    void add_target(const core::Target& target) override;
 
   private:
     // A failure line held until its round ends: printed with "; retrying in" when the round
@@ -125,7 +126,7 @@ class HumanReporter : public Reporter {
     HumanReporter(Output& out, Output& err, std::span<const core::Target> targets, HumanStyle style,
                   Now now, WallNow wall, const Board* board, std::vector<core::Target> own);
 
-    std::vector<core::Target> m_own_targets; // when given by value
+    std::vector<core::Target> m_own_targets; // when given by value, or once one is added
     std::span<const core::Target> m_targets;
     const core::Target& target_at(std::size_t i) const;
     HumanStyle m_style;

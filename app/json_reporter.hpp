@@ -40,6 +40,7 @@ class JsonReporter : public Reporter {
     void target_summary(std::size_t target, const core::WatchStats& stats) override;
     void probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) override;
     void summary(const Summary& s) override;
+    void add_target(const core::Target& target) override { m_targets.push_back(target.text); }
 
   private:
     Output& m_out;

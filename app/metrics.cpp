@@ -26,7 +26,28 @@ std::string escape_label_value(std::string_view value) {
 }
 
 Metrics::Metrics(std::vector<std::string> targets, const Board* board)
-    : m_targets(std::move(targets)), m_metrics(m_targets.size()), m_board(board, m_targets.size()) {
+    : m_targets(std::move(targets)), m_metrics(m_targets.size()), m_row(m_targets.size()),
+      m_target_of(m_targets.size()), m_board(board, m_targets.size()) {
+    for (std::size_t i = 0; i < m_row.size(); ++i)
+        m_row[i] = m_target_of[i] = i;
+}
+
+void Metrics::add_target(std::string text) {
+    m_row.push_back(m_targets.size());
+    m_target_of.push_back(m_row.size() - 1);
+    m_targets.push_back(std::move(text));
+    m_metrics.emplace_back();
+    m_board.add_target();
+}
+
+void Metrics::remove_target(std::size_t target) {
+    std::size_t row = m_row[target];
+    m_targets.erase(m_targets.begin() + static_cast<std::ptrdiff_t>(row));
+    m_metrics.erase(m_metrics.begin() + static_cast<std::ptrdiff_t>(row));
+    m_target_of.erase(m_target_of.begin() + static_cast<std::ptrdiff_t>(row));
+    m_row[target] = k_no_row;
+    for (std::size_t r = row; r < m_target_of.size(); ++r)
+        m_row[m_target_of[r]] = r;
 }
 
 void DurationHistogram::observe(core::Duration d) {
@@ -53,9 +74,12 @@ void Metrics::observe_success(TargetMetrics& t, const core::Event& e) {
 
 void Metrics::on_event(const core::Event& e) {
     m_board.on_event(e);
-    if (e.type == core::EventType::warning || e.target >= m_metrics.size())
+    if (e.type == core::EventType::warning || e.target >= m_row.size() ||
+        m_row[e.target] == k_no_row)
         return;
-    TargetMetrics& t = m_metrics[e.target];
+    if (e.type == core::EventType::removed)
+        return remove_target(e.target);
+    TargetMetrics& t = m_metrics[m_row[e.target]];
     // Rounds are numbered from 1 for the whole run: the highest heard of is how many began.
     // (A retry names the round to come, not one begun.)
     if (e.type != core::EventType::retry && e.type != core::EventType::probe)
@@ -95,6 +119,7 @@ void Metrics::on_event(const core::Event& e) {
     case core::EventType::retry:
     case core::EventType::gave_up:
     case core::EventType::warning:
+    case core::EventType::removed:
         break;
     }
 }
@@ -143,7 +168,7 @@ std::string Metrics::encode() const {
 void Metrics::encode_state(std::string& out, const std::vector<std::string>& labels) const {
     auto gauge = [&](const char* name) {
         for (std::size_t i = 0; i < labels.size(); ++i) {
-            bool up = m_board->at(i).state == TargetState::connected;
+            bool up = m_board->at(m_target_of[i]).state == TargetState::connected;
             out += std::string(name) + "{" + labels[i] + "} " + (up ? "1" : "0") + "\n";
         }
     };

@@ -56,6 +56,8 @@ class Metrics : public core::EventSink {
     void on_event(const core::Event& e) override;
     // The whole exposition, HELP and TYPE lines included, ending in a newline.
     std::string encode() const;
+    // SIGHUP brought a new target: the next index. A `removed` event drops a target's series.
+    void add_target(std::string text);
 
   private:
     void observe_success(TargetMetrics& t, const core::Event& e);
@@ -66,8 +68,14 @@ class Metrics : public core::EventSink {
                           const char* name, const char* help,
                           DurationHistogram TargetMetrics::*field, bool only_observed) const;
     void encode_tls(std::string& out, const std::vector<std::string>& labels) const;
+    void remove_target(std::size_t target);
+    // Rows for the live targets only (removed ones are not exported): m_row[target] is a
+    // target's row (k_no_row once removed), m_target_of[row] its target index.
+    static constexpr std::size_t k_no_row = static_cast<std::size_t>(-1);
     std::vector<std::string> m_targets;
     std::vector<TargetMetrics> m_metrics;
+    std::vector<std::size_t> m_row;
+    std::vector<std::size_t> m_target_of;
     BoardView m_board;
 };
 

@@ -943,6 +943,10 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
         if (auto* e = std::get_if<UsageError>(&parsed))
             return *e;
         auto& listed = std::get<std::vector<core::Target>>(parsed);
+        if (r.targets_file.text != "-")
+            o.targets_file = r.targets_file.text;
+        o.file_first = o.targets.size();
+        o.file_count = listed.size();
         o.targets.reserve(o.targets.size() + listed.size());
         for (auto& t : listed)
             o.targets.push_back(std::move(t));

@@ -5,6 +5,7 @@
 #include "core/clock.hpp"
 #include "core/event.hpp"
 #include "core/stats.hpp"
+#include "core/target.hpp"
 #include "core/watch_stats.hpp"
 
 #include <optional>
@@ -37,6 +38,8 @@ class Reporter : public core::EventSink {
     // interim: on SIGQUIT, the run goes on.
     virtual void probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) = 0;
     virtual void summary(const Summary& s) = 0;
+    // SIGHUP brought a new target: it takes the next index (indexes are never reused).
+    virtual void add_target(const core::Target& target) { (void)target; }
 };
 
 } // namespace tcpretry::app

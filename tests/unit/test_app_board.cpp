@@ -183,6 +183,38 @@ TEST_CASE("Board: events about the run or an unknown target are ignored") {
     CHECK_FALSE(b.at(0).problem);
 }
 
+TEST_CASE("Board: live reload adds slots and retires removed ones; other indexes stay") {
+    Board b(3);
+    b.on_event(event(core::EventType::connected, 0, 1));
+    b.on_event(event(core::EventType::connected, 1, 1));
+    b.remove_target(1); // up, then removed: out of every count
+    CHECK(b.size() == 3);
+    CHECK(b.live() == 2);
+    CHECK(b.up_count() == 1);
+    CHECK(b.count(TargetState::connected) == 1);
+    CHECK(b.count(TargetState::waiting) == 1);
+    CHECK(b.at(1).removed);
+    // A new target takes a new slot, never the removed one.
+    CHECK(b.add_target() == 3);
+    CHECK(b.size() == 4);
+    CHECK(b.live() == 3);
+    CHECK(b.count(TargetState::waiting) == 2);
+    // Events of the removed target are ignored; the others' indexes are unchanged.
+    b.on_event(failed(1, 2, core::ErrorClass::refused));
+    CHECK_FALSE(b.at(1).problem);
+    b.on_event(event(core::EventType::connected, 3, 1));
+    CHECK(b.up_count() == 2);
+    CHECK(b.at(0).up);
+    CHECK(b.at(3).up);
+    b.remove_target(1); // twice is once
+    CHECK(b.live() == 3);
+    // The run's `removed` event does the same.
+    b.on_event(event(core::EventType::removed, 0));
+    CHECK(b.at(0).removed);
+    CHECK(b.live() == 2);
+    CHECK(b.up_count() == 1);
+}
+
 TEST_CASE("BoardView: the run's board, or one of its own") {
     SUBCASE("shared: read, never fed") {
         Board run(1);
