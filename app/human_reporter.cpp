@@ -54,6 +54,10 @@ std::string_view still_words(core::ErrorClass c) {
         return "expiring";
     case core::ErrorClass::starttls:
         return "refusing STARTTLS";
+    case core::ErrorClass::http_status:
+        return "answering with an HTTP status not accepted";
+    case core::ErrorClass::http_protocol:
+        return "not answering HTTP";
     }
     return "failing";
 }
@@ -79,10 +83,20 @@ std::string disconnect_words(core::DisconnectReason reason, const std::string& m
     return code ? core::errno_message(code.value) : "error";
 }
 
-// ", TLSv1.3, certificate 89 days left" (with --insecure: ", certificate NOT verified: why").
+// " HTTP 200 OK (first byte 1.2 ms)", an HTTP TARGET's answer.
+std::string http_words(const core::Event& e) {
+    if (!e.http)
+        return "";
+    std::string reason = core::escape_bytes(e.http->reason, core::k_received_shown);
+    return ", HTTP " + std::to_string(e.http->status) + (reason.empty() ? "" : " " + reason) +
+           " (first byte " + format_latency(e.http->ttfb) + ")";
+}
+
+// ", TLSv1.3, certificate 89 days left" (with --insecure: ", certificate NOT verified: why"),
+// then an HTTP TARGET's status.
 std::string tls_words(const core::Event& e) {
     if (!e.tls)
-        return "";
+        return http_words(e);
     const core::TlsInfo& t = *e.tls;
     std::string w = ", " + t.version;
     if (!t.alpn.empty())
@@ -94,7 +108,7 @@ std::string tls_words(const core::Event& e) {
     }
     if (!t.verified)
         w += ", NOT verified" + (t.verify_message.empty() ? "" : ": " + t.verify_message);
-    return w;
+    return w + http_words(e);
 }
 
 std::string disconnect_words(const core::Event& e) {
@@ -418,15 +432,6 @@ void HumanReporter::on_event(const core::Event& e) {
     on_line_event(e, state ? *state : m_blank);
 }
 
-void HumanReporter::add_target(const core::Target& target) {
-    if (m_own_targets.empty()) // the span was the run's: from now on a list of our own
-        m_own_targets.assign(m_targets.begin(), m_targets.end());
-    m_own_targets.push_back(target);
-    m_targets = m_own_targets;
-    m_state.emplace_back();
-    m_board.add_target();
-}
-
 // One target's event as lines of its own.
 void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
     switch (e.type) {
@@ -460,9 +465,6 @@ void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
         on_gave_up(e, t);
         break;
     case core::EventType::warning:
-        break;
-    case core::EventType::removed:
-        print(target_at(e.target).text + " removed (no longer in the targets file)");
         break;
     }
 }
@@ -566,6 +568,8 @@ void HumanReporter::probe_summary(std::size_t target, const core::ProbeStats& st
         print(latency_line("connect", *l));
     if (auto l = st.tls_latency())
         print(latency_line("handshake", *l));
+    if (auto l = st.ttfb_latency())
+        print(latency_line("first byte", *l));
     if (m_style.sparkline && !st.history().empty())
         print(sparkline(st.history()));
 }
@@ -576,7 +580,7 @@ void HumanReporter::fleet_table() {
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
         const TargetRecord& r = m_board->at(i);
-        if (r.state == TargetState::connected || r.removed)
+        if (r.state == TargetState::connected)
             continue;
         ++missing;
         if (++shown > k_rows)
@@ -652,7 +656,7 @@ void HumanReporter::list_not_up(bool ping) {
     std::string state = ping ? " never answered: " : " not connected: ";
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
-        if (m_board->at(i).up || m_board->at(i).removed)
+        if (m_board->at(i).up)
             continue;
         if (++missing > k_rows)
             continue;

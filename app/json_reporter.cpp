@@ -34,8 +34,6 @@ std::string_view event_name(core::EventType t) {
         return "warning";
     case core::EventType::probe:
         return "probe";
-    case core::EventType::removed:
-        return "removed";
     }
     return "unknown";
 }
@@ -133,10 +131,17 @@ void put_failure(nlohmann::ordered_json& j, const core::Event& e) {
     // A STARTTLS opening that timed out shows what the server said so far.
     if (e.error == core::ErrorClass::expect_mismatch ||
         e.error == core::ErrorClass::expect_timeout || e.error == core::ErrorClass::starttls ||
+        e.error == core::ErrorClass::http_status || e.error == core::ErrorClass::http_protocol ||
         (e.error == core::ErrorClass::timeout && !e.received.empty()))
         j["received"] = core::escape_bytes(e.received, core::k_received_shown);
     if (e.cert)
         j["cert"] = cert_json(*e.cert);
+    if (e.step)
+        j["step"] = e.step;
+    if (e.http && e.error == core::ErrorClass::http_status) {
+        j["status"] = e.http->status;
+        j["reason"] = core::escape_bytes(e.http->reason, core::k_received_shown);
+    }
 }
 
 // connected, probe (ok): resolve_ms, connect_ms, tls_ms, check_ms
@@ -146,8 +151,15 @@ void put_phase_times(nlohmann::ordered_json& j, const core::Event& e) {
     j["connect_ms"] = ms(e.duration);
     if (e.tls_time)
         j["tls_ms"] = ms(*e.tls_time);
+    if (e.http_time)
+        j["http_ms"] = ms(*e.http_time);
     if (e.check)
         j["check_ms"] = ms(*e.check);
+    if (e.http)
+        j["http"] = {{"status", e.http->status},
+                     {"reason", core::escape_bytes(e.http->reason, core::k_received_shown)},
+                     {"ttfb_ms", ms(e.http->ttfb)},
+                     {"bytes", e.http->bytes}};
 }
 
 void put_connected(nlohmann::ordered_json& j, const core::Event& e) {
@@ -232,8 +244,6 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
     case core::EventType::probe:
         put_probe(j, e);
         break;
-    case core::EventType::removed:
-        break;
     }
     return j;
 }
@@ -280,6 +290,8 @@ void put_probe_stats(nlohmann::ordered_json& j, const core::ProbeStats& st) {
         j["connect_ms"] = latency_json(*l);
     if (auto l = st.tls_latency())
         j["tls_ms"] = latency_json(*l);
+    if (auto l = st.ttfb_latency())
+        j["ttfb_ms"] = latency_json(*l);
 }
 
 void JsonReporter::probe_summary(std::size_t target, const core::ProbeStats& stats, bool interim) {

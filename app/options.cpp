@@ -8,8 +8,10 @@
 #include "core/duration.hpp"
 #include "core/escape.hpp"
 #include "core/expect.hpp"
+#include "core/http.hpp"
 #include "core/starttls.hpp"
 #include "core/tls.hpp"
+#include "core/url.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -130,6 +132,8 @@ struct Raw {
     // Watch and check
     Switch watch;
     Flag stable_after, keepalive, recheck, send, expect, expect_timeout;
+    // HTTP
+    Flag http_method, http_header, http_status;
     // TLS
     Switch tls, insecure;
     Flag ca_file, ca_path, sni, tls_min_version, alpn, client_cert, client_key, cert_min_days,
@@ -146,6 +150,8 @@ struct Raw {
     Flag serve, serve_allow, serve_timeout_offset;
     // Left over after the flags: the TARGETs (and unknown options); then TCPRETRY_TARGETS.
     std::vector<std::string> words, env_words;
+    // --send (false) and --expect (true) as given on the command line, in order: a dialogue.
+    std::vector<std::pair<bool, std::string>> dialogue;
     // The table of options, as added: what the environment pass and the help's list of
     // variables walk. --help and --version are not in it.
     std::vector<Flag*> flags;
@@ -274,12 +280,34 @@ void add_check_flags(CLI::App& app, Raw& r) {
            "DUR", g);
     r.recheck.opt->default_str("off");
     option(app, r, r.send, "--send",
-           "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\)", "STRING", g);
-    option(app, r, r.expect, "--expect", "Ready only when the reply matches REGEX (POSIX extended)",
+           "Send STRING after connecting (escapes \\r \\n \\t \\0 \\xHH \\\\); repeat "
+           "--send and --expect for a dialogue, run in command-line order",
+           "STRING", g);
+    option(app, r, r.expect, "--expect",
+           "Ready only when the reply matches REGEX (POSIX extended); for an HTTP "
+           "TARGET, the response body",
            "REGEX", g);
+    r.send.opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    r.expect.opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     option(app, r, r.expect_timeout, "--expect-timeout", "How long to wait for the reply", "DUR",
            g);
     r.expect_timeout.opt->default_str("connect timeout");
+}
+
+void add_http_flags(CLI::App& app, Raw& r) {
+    const char* g = "HTTP (http:// and https:// TARGETs)";
+    option(app, r, r.http_method, "--http-method", "The request's method: GET or HEAD", "METHOD",
+           g);
+    r.http_method.opt->default_str("GET");
+    option(app, r, r.http_header, "--http-header",
+           "Add a request header 'Name: value' (repeatable; Host and User-Agent replace ours)",
+           "HEADER", g);
+    r.http_header.opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    option(app, r, r.http_status, "--http-status",
+           "Ready on these statuses: codes and ranges, e.g. 200,204 or 200-299,401 (redirects "
+           "are not followed)",
+           "LIST", g);
+    r.http_status.opt->default_str(std::string(core::k_http_status_default));
 }
 
 void add_tls_flags(CLI::App& app, Raw& r) {
@@ -727,12 +755,160 @@ std::optional<UsageError> check_retry(const Raw& r, Options& o) {
     return std::nullopt;
 }
 
+// -- HTTP(S) TARGETs ------------------------------------------------------------------------
+
+// Whether any TARGET word is an HTTP URL (`https_only`: an https:// one): decided before the
+// TARGETs are read, for the flags an HTTP TARGET makes valid alone.
+bool any_url_word(const Raw& r, bool https_only) {
+    for (const auto* words : {&r.words, &r.env_words})
+        for (const std::string& w : *words)
+            if (core::is_http_url(w) &&
+                (!https_only || (w.size() > 8 && (w[4] == 's' || w[4] == 'S') && w[5] == ':')))
+                return true;
+    return false;
+}
+
+// The URL TARGET `text`: its host and port (or socket) become the target, the URL is kept
+// for its request.
+std::optional<UsageError> add_url(const std::string& text, std::string_view source, Options& o) {
+    std::string where = source.empty() ? "" : std::string(source) + ": ";
+    auto parsed = core::parse_url(text);
+    if (auto* e = std::get_if<core::TargetError>(&parsed))
+        return UsageError{where + e->message};
+    auto& url = std::get<core::Url>(parsed);
+    if (url.is_unix())
+        return UsageError{where + "http+unix:// TARGETs are not supported yet: " + quote(text)};
+    o.targets.push_back(url.tcp);
+    o.urls.emplace_back(o.targets.size() - 1, std::move(url));
+    return std::nullopt;
+}
+
+// --send and --expect in command-line order, as CLI11 met them.
+std::vector<std::pair<bool, std::string>> dialogue_order(const CLI::App& app, const Raw& r) {
+    std::vector<std::pair<bool, std::string>> order;
+    std::size_t sends = 0, expects = 0;
+    const auto& send_values = r.send.opt->results();
+    const auto& expect_values = r.expect.opt->results();
+    for (const CLI::Option* opt : app.parse_order()) {
+        if (opt == r.send.opt && sends < send_values.size())
+            order.emplace_back(false, send_values[sends++]);
+        else if (opt == r.expect.opt && expects < expect_values.size())
+            order.emplace_back(true, expect_values[expects++]);
+    }
+    return order;
+}
+
+// The dialogue's steps, each value checked as its flag's.
+std::variant<std::vector<core::CheckStep>, UsageError> dialogue_steps(const Raw& r) {
+    std::vector<core::CheckStep> steps;
+    for (const auto& [is_expect, text] : r.dialogue) {
+        const Flag& f = is_expect ? r.expect : r.send;
+        auto bad = [&](std::string_view why) {
+            return UsageError{f.name() + ": invalid value " + quote(text) + " (" +
+                              std::string(why) + ")"};
+        };
+        if (is_expect) {
+            auto m = core::Matcher::compile(text);
+            if (auto* e = std::get_if<std::string>(&m))
+                return bad(*e);
+            steps.push_back(core::CheckStep{{}, std::get<core::Matcher>(std::move(m))});
+        } else {
+            auto sent = core::parse_escapes(text);
+            if (auto* e = std::get_if<core::EscapeError>(&sent))
+                return bad(e->message);
+            steps.push_back(core::CheckStep{std::get<std::string>(std::move(sent)), {}});
+        }
+    }
+    return steps;
+}
+
+// What an HTTP TARGET cannot be used with.
+std::optional<UsageError> check_http_mode(const Raw& r, const Options& o) {
+    std::string first = quote(o.urls.front().second.text);
+    if (r.watch.on)
+        return UsageError{r.watch.name() + " cannot hold an HTTP TARGET (" + first +
+                          "): its request closes the connection; use --count to check it "
+                          "again and again"};
+    if (r.starttls.given())
+        return UsageError{r.starttls.name() + " cannot be used with an HTTP TARGET (" + first +
+                          ")"};
+    if (r.send.given())
+        return UsageError{r.send.name() + " cannot be used with an HTTP TARGET (" + first +
+                          "): the request is made for it"};
+    if (r.dialogue.size() > 1)
+        return UsageError{r.expect.name() + " is given once with an HTTP TARGET (" + first +
+                          "): it matches the response body"};
+    return std::nullopt;
+}
+
+// The request's parts from --http-method and --http-header.
+std::optional<UsageError> read_http_request(const Raw& r, core::HttpRequest& request) {
+    if (r.http_method.given()) {
+        auto method = core::parse_http_method(r.http_method.text);
+        if (!method)
+            return invalid(r.http_method, "GET or HEAD");
+        request.method = *method;
+    }
+    std::vector<std::string> lines = r.http_header.opt->results();
+    if (lines.empty() && r.http_header.given())
+        lines.push_back(r.http_header.text); // from TCPRETRY_HTTP_HEADER
+    for (const std::string& line : lines) {
+        auto header = core::parse_http_header(line);
+        if (auto* e = std::get_if<std::string>(&header))
+            return UsageError{r.http_header.name() + ": invalid value " + quote(line) + " (" + *e +
+                              ")"};
+        request.headers.push_back(std::get<core::HttpHeader>(std::move(header)));
+    }
+    return std::nullopt;
+}
+
+// --http-*: each HTTP TARGET's own check (its request; TLS for https; --expect on the body).
+std::optional<UsageError> check_http(const Raw& r, Options& o) {
+    if (o.urls.empty()) {
+        for (const Flag* f : {&r.http_method, &r.http_header, &r.http_status})
+            if (f->given())
+                return UsageError{f->name() + " needs an http:// or https:// TARGET"};
+        return std::nullopt;
+    }
+    if (auto e = check_http_mode(r, o))
+        return e;
+    core::HttpRequest request;
+    if (auto e = read_http_request(r, request))
+        return e;
+    auto accepted = core::parse_status_list(r.http_status.given() ? r.http_status.text
+                                                                  : core::k_http_status_default);
+    if (auto* e = std::get_if<std::string>(&accepted))
+        return invalid(r.http_status, *e);
+    core::CheckOptions base;
+    base.timeout = o.connect_timeout;
+    if (o.check) {
+        base.timeout = o.check->timeout;
+        base.expect = o.check->expect;
+    } else if (r.expect_timeout.given()) {
+        if (auto e = read_duration(r.expect_timeout, base.timeout, true))
+            return e;
+    }
+    base.http.emplace();
+    base.http->head = request.method == core::HttpMethod::head;
+    base.http->accepted = std::get<core::StatusSet>(std::move(accepted));
+    for (const auto& [index, url] : o.urls) {
+        core::CheckOptions c = base;
+        request.path = url.path;
+        request.host = url.host_header;
+        c.http->request = core::build_http_request(request, version());
+        if (url.tls())
+            c.tls = o.url_tls;
+        o.target_checks.emplace_back(index, std::move(c));
+    }
+    return std::nullopt;
+}
+
 // --send / --expect / --expect-timeout (after check_retry: the check's deadline defaults to
 // the connect timeout).
 std::optional<UsageError> check_check(const Raw& r, Options& o) {
     bool tls = r.tls.on || r.starttls.given(); // the deadline also bounds the TLS handshake
     if (!r.send.given() && !r.expect.given() && !tls) {
-        if (r.expect_timeout.given())
+        if (r.expect_timeout.given() && !any_url_word(r, false))
             return UsageError{r.expect_timeout.name() + " needs --expect, --send or --tls"};
         return std::nullopt;
     }
@@ -748,6 +924,12 @@ std::optional<UsageError> check_check(const Raw& r, Options& o) {
             return invalid(r.expect, *e);
         c.expect = std::get<core::Matcher>(std::move(m));
     }
+    if (r.dialogue.size() > 1) {
+        auto steps = dialogue_steps(r);
+        if (auto* e = std::get_if<UsageError>(&steps))
+            return *e;
+        c.steps = std::get<std::vector<core::CheckStep>>(std::move(steps));
+    }
     if (r.expect_timeout.given()) {
         if (auto e = read_duration(r.expect_timeout, c.timeout, true))
             return e;
@@ -761,7 +943,7 @@ std::optional<UsageError> check_check(const Raw& r, Options& o) {
 // loaded is a usage error naming its flag.
 std::optional<UsageError> check_tls(const Raw& r, Options& o) {
     bool on = r.tls.on || r.starttls.given();
-    if (!on) {
+    if (!on && !any_url_word(r, true)) { // an https:// TARGET brings TLS of its own
         if (r.insecure.on)
             return UsageError{r.insecure.name() + " needs --tls or --starttls"};
         for (const Flag* f : {&r.ca_file, &r.ca_path, &r.sni, &r.tls_min_version, &r.alpn,
@@ -816,12 +998,9 @@ std::optional<UsageError> check_tls(const Raw& r, Options& o) {
     config.client_key = r.client_key.text;
     auto made = core::TlsContext::make(config);
     if (auto* e = std::get_if<std::string>(&made)) {
-        // The context's words name the file; its flag goes in front, else --tls (OpenSSL
-        // itself missing, the system CA store).
-        const Flag* f = nullptr;
-        if (e->find("CA file") != std::string::npos)
-            f = &r.ca_file;
-        else if (e->find("CA directory") != std::string::npos)
+        // The context's words name the file; the flag goes in front.
+        const Flag* f = &r.ca_file;
+        if (e->find("CA directory") != std::string::npos)
             f = &r.ca_path;
         else if (e->find("client key") != std::string::npos)
             f = &r.client_key;
@@ -829,13 +1008,16 @@ std::optional<UsageError> check_tls(const Raw& r, Options& o) {
             f = &r.client_cert;
         else if (e->find("ALPN") != std::string::npos)
             f = &r.alpn;
-        return UsageError{(f && f->given() ? f->name() : std::string("--tls")) + ": " + *e};
+        return UsageError{(f->given() ? f->name() : std::string("--tls")) + ": " + *e};
     }
+    o.url_tls = std::get<core::TlsContext>(std::move(made));
+    if (!on)
+        return std::nullopt;
     if (!o.check) {
         o.check.emplace();
         o.check->timeout = o.connect_timeout;
     }
-    o.check->tls = std::get<core::TlsContext>(std::move(made));
+    o.check->tls = o.url_tls;
     o.check->starttls = starttls;
     return std::nullopt;
 }
@@ -920,6 +1102,11 @@ std::vector<std::string> duplicate_warnings(const std::vector<core::Target>& tar
 std::optional<UsageError> add_targets(const std::vector<std::string>& words,
                                       std::string_view source, Options& o) {
     for (const std::string& text : words) {
+        if (core::is_http_url(text)) {
+            if (auto e = add_url(text, source, o))
+                return e;
+            continue;
+        }
         auto parsed = core::parse_target(text);
         if (auto* e = std::get_if<core::TargetError>(&parsed))
             return UsageError{(source.empty() ? "" : std::string(source) + ": ") + e->message};
@@ -943,10 +1130,6 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
         if (auto* e = std::get_if<UsageError>(&parsed))
             return *e;
         auto& listed = std::get<std::vector<core::Target>>(parsed);
-        if (r.targets_file.text != "-")
-            o.targets_file = r.targets_file.text;
-        o.file_first = o.targets.size();
-        o.file_count = listed.size();
         o.targets.reserve(o.targets.size() + listed.size());
         for (auto& t : listed)
             o.targets.push_back(std::move(t));
@@ -1085,6 +1268,7 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     Raw raw;
     add_retry_flags(app, raw);
     add_check_flags(app, raw);
+    add_http_flags(app, raw);
     add_tls_flags(app, raw);
     add_ping_flags(app, raw);
     add_network_flags(app, raw);
@@ -1119,6 +1303,7 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
             return UsageError{"unknown option " + quote(a) + " (see --help)"};
         raw.words.push_back(a);
     }
+    raw.dialogue = dialogue_order(app, raw);
     // No TCPRETRY_ variable set (the usual case): nothing to apply or warn about, and the
     // start of a one-probe run does not pay for naming every option's variable.
     std::vector<std::string> env_warnings;
@@ -1142,7 +1327,7 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     if (auto e = check_serve(raw, o))
         return *e;
     for (auto check : {check_output, check_network, check_mode, check_retry, check_check, check_tls,
-                       check_targets})
+                       check_targets, check_http})
         if (auto e = check(raw, o))
             return *e;
     o.warnings.insert(o.warnings.begin(), env_warnings.begin(), env_warnings.end());

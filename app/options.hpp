@@ -6,6 +6,7 @@
 #include "core/backoff.hpp"
 #include "core/connector.hpp"
 #include "core/target.hpp"
+#include "core/url.hpp"
 
 #include <optional>
 #include <string>
@@ -24,10 +25,6 @@ inline constexpr core::Duration k_serve_timeout_offset = std::chrono::millisecon
 struct Options {
     Mode mode = Mode::wait; // --watch, --count or neither; set once, here
     std::vector<core::Target> targets;
-    // --targets-file FILE (not stdin): SIGHUP re-reads it in watch and ping modes. Its
-    // targets are targets[file_first, file_first + file_count).
-    std::optional<std::string> targets_file;
-    std::size_t file_first = 0, file_count = 0;
     std::optional<core::Duration> timeout;
     unsigned attempts = 0; // --attempts: failed rounds in a row before giving up; 0 = never
     core::Duration connect_timeout = core::k_connect_timeout;
@@ -64,6 +61,12 @@ struct Options {
 
     // --send / --expect check; unset when neither was given.
     std::optional<core::CheckOptions> check;
+    // HTTP(S) TARGETs: (index in targets, the URL), in target order; and each one's own check
+    // (its request, TLS for https), which replaces `check` for that target.
+    std::vector<std::pair<std::size_t, core::Url>> urls;
+    std::vector<std::pair<std::size_t, core::CheckOptions>> target_checks;
+    // The TLS context the TLS flags make, for https:// TARGETs (also without --tls).
+    std::optional<core::TlsContext> url_tls;
 
     // One line each, for the run to report as warning events; the plan stands as it is
     // (a TARGET given twice is probed twice).

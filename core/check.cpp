@@ -47,7 +47,7 @@ class LayeredCheck final : public Check {
     void start(UniqueFd fd, Done done) override;
 
   private:
-    enum class Phase { starttls, handshake, exchange };
+    enum class Phase { starttls, handshake, exchange, http };
     enum class Io { more, failed }; // what a step of I/O left: go on, or the check ended
 
     static void on_event(evutil_socket_t, short what, void* arg) noexcept {
@@ -64,12 +64,20 @@ class LayeredCheck final : public Check {
     void begin_tls();
     void on_handshake_step(TlsStep step);
     void on_grace();
-    // --send / --expect
+    // --send / --expect, step by step
     void begin_exchange();
     void on_exchange_io(short what);
-    Io send_request();
+    void run_steps();
+    bool next_step(); // false: the timer could not be restarted (the check failed)
+    void fail_step(ErrorClass error, std::string message);
+    Io send_bytes(const std::string& bytes);
     Io read_reply();
-    Io reply_ended();
+    // HTTP
+    void begin_http();
+    void on_http_io(short what);
+    Io read_http();
+    void judge_http();
+    HttpInfo http_info() const;
 
     void on_timeout();
     core::Phase failed_phase() const;
@@ -96,6 +104,17 @@ class LayeredCheck final : public Check {
     std::string m_received;
     TimePoint m_tls_start{};
     std::optional<Duration> m_tls_time; // once the handshake is done
+    // the dialogue
+    std::vector<CheckStep> m_own_steps; // when the options give no steps list
+    const std::vector<CheckStep>* m_steps = nullptr;
+    std::size_t m_step = 0;     // the step under way
+    std::size_t m_consumed = 0; // m_received up to the previous match
+    bool m_eof = false;
+    // HTTP
+    std::optional<HttpResponseParser> m_response;
+    TimePoint m_http_start{};
+    TimePoint m_request_sent{};
+    std::optional<Duration> m_ttfb;
 };
 
 void LayeredCheck::start(UniqueFd fd, Done done) {
@@ -109,7 +128,7 @@ void LayeredCheck::start(UniqueFd fd, Done done) {
         return begin_starttls();
     if (m_options.tls)
         return begin_tls();
-    begin_exchange();
+    m_options.http ? begin_http() : begin_exchange();
 }
 
 bool LayeredCheck::watch(bool read, bool write) {
@@ -128,6 +147,8 @@ void LayeredCheck::on_io(short what) {
         return on_handshake_step(m_tls->step());
     case Phase::exchange:
         return on_exchange_io(what);
+    case Phase::http:
+        return on_http_io(what);
     }
 }
 
@@ -220,7 +241,7 @@ void LayeredCheck::on_handshake_step(TlsStep step) {
     case TlsStep::done:
         m_grace.cancel();
         m_tls_time = Clock::now() - m_tls_start;
-        return begin_exchange();
+        return m_options.http ? begin_http() : begin_exchange();
     case TlsStep::failed:
         return fail_tls(m_tls->failure());
     }
@@ -230,38 +251,86 @@ void LayeredCheck::on_grace() {
     on_handshake_step(m_tls->finish_unconfirmed());
 }
 
-// --- --send / --expect ------------------------------------------------------------------
+// --- --send / --expect, step by step -----------------------------------------------------
 
 void LayeredCheck::begin_exchange() {
     m_phase = Phase::exchange;
     m_sent = 0;
-    if (m_options.send.empty() && !m_options.expect)
+    if (m_options.steps.empty()) {
+        m_own_steps = dialogue_steps(m_options);
+        m_steps = &m_own_steps;
+    } else {
+        m_steps = &m_options.steps;
+    }
+    if (m_steps->empty())
         return pass();
     if (!watch(true, false))
         return;
-    on_exchange_io(EV_WRITE);
+    run_steps();
 }
 
 void LayeredCheck::on_exchange_io(short what) {
     // With TLS a write may wait for readability (and a read for writability): try both.
-    if ((what & EV_WRITE || m_tls) && send_request() == Io::failed)
-        return;
     if ((what & EV_READ || m_tls) && read_reply() == Io::failed)
         return;
-    if (m_sent < m_options.send.size())
-        return; // the reply counts only after the request went out
-    if (!m_options.expect || m_options.expect->matches(m_received))
-        return pass();
-    if (m_received.size() >= k_expect_limit)
-        return fail(ErrorClass::expect_mismatch, {},
-                    "no match in the first " + std::to_string(k_expect_limit) + " bytes");
+    run_steps();
 }
 
-LayeredCheck::Io LayeredCheck::send_request() {
-    const std::string& send = m_options.send;
-    while (m_sent < send.size()) {
+// Runs the steps as far as the bytes sent and received allow; each send goes out whole
+// before the next step, and a reply counts only from the previous match on.
+void LayeredCheck::run_steps() {
+    while (m_step < m_steps->size()) {
+        const CheckStep& step = (*m_steps)[m_step];
+        if (!step.expect) {
+            if (send_bytes(step.send) == Io::failed || m_sent < step.send.size())
+                return;
+            if (!next_step())
+                return;
+            continue;
+        }
+        std::string_view window = std::string_view(m_received).substr(m_consumed);
+        bool line_start = m_consumed == 0 || m_received[m_consumed - 1] == '\n';
+        if (auto end = step.expect->match_end(window.substr(0, k_expect_limit), line_start)) {
+            m_consumed += *end;
+            if (!next_step())
+                return;
+            continue;
+        }
+        if (window.size() >= k_expect_limit)
+            return fail_step(ErrorClass::expect_mismatch,
+                             "no match in the first " + std::to_string(k_expect_limit) + " bytes");
+        if (m_eof)
+            return fail_step(ErrorClass::expect_mismatch,
+                             "connection closed before a reply matched");
+        if (event_add(m_read.get(), nullptr) != 0)
+            return fail_errno(ENOMEM);
+        return;
+    }
+    pass();
+}
+
+bool LayeredCheck::next_step() {
+    bool matched = (*m_steps)[m_step].expect.has_value();
+    ++m_step;
+    m_sent = 0;
+    if (matched && m_step < m_steps->size() && !m_timer.start(m_options.timeout)) {
+        fail_errno(ENOMEM);
+        return false;
+    }
+    return true;
+}
+
+// A dialogue of more than one send or expect names the step in its message too.
+void LayeredCheck::fail_step(ErrorClass error, std::string message) {
+    if (m_steps->size() > 2 || (m_steps->size() == 2 && !(*m_steps)[1].expect))
+        message = "step " + std::to_string(m_step + 1) + ": " + message;
+    fail(error, {}, std::move(message));
+}
+
+LayeredCheck::Io LayeredCheck::send_bytes(const std::string& bytes) {
+    while (m_sent < bytes.size()) {
         if (m_tls) {
-            TlsSession::Io io = m_tls->write(send.data() + m_sent, send.size() - m_sent);
+            TlsSession::Io io = m_tls->write(bytes.data() + m_sent, bytes.size() - m_sent);
             if (io.status == TlsSession::Io::Status::ok) {
                 m_sent += io.bytes;
                 continue;
@@ -274,7 +343,7 @@ LayeredCheck::Io LayeredCheck::send_request() {
             }
         } else {
             ssize_t n =
-                ::send(m_fd.get(), send.data() + m_sent, send.size() - m_sent, MSG_NOSIGNAL);
+                ::send(m_fd.get(), bytes.data() + m_sent, bytes.size() - m_sent, MSG_NOSIGNAL);
             if (n >= 0) {
                 m_sent += static_cast<std::size_t>(n);
                 continue;
@@ -295,19 +364,12 @@ LayeredCheck::Io LayeredCheck::send_request() {
     return Io::more;
 }
 
-LayeredCheck::Io LayeredCheck::reply_ended() {
-    if (m_options.expect && m_options.expect->matches(m_received)) {
-        event_del(m_read.get()); // EOF stays readable: no spinning until sent
-        return Io::more;
-    }
-    fail(ErrorClass::expect_mismatch, {}, "connection closed before a reply matched");
-    return Io::failed;
-}
-
+// Reads what arrived, up to k_expect_limit bytes past the previous match; EOF is noted for
+// run_steps to judge.
 LayeredCheck::Io LayeredCheck::read_reply() {
     char buf[k_expect_limit];
-    while (m_received.size() < k_expect_limit) {
-        std::size_t room = k_expect_limit - m_received.size();
+    while (!m_eof && m_received.size() < m_consumed + k_expect_limit) {
+        std::size_t room = m_consumed + k_expect_limit - m_received.size();
         if (m_tls) {
             TlsSession::Io io = m_tls->read(buf, room);
             switch (io.status) {
@@ -324,7 +386,8 @@ LayeredCheck::Io LayeredCheck::read_reply() {
                 return Io::more;
             case TlsSession::Io::Status::closed:
             case TlsSession::Io::Status::truncated:
-                return reply_ended();
+                m_eof = true;
+                continue;
             case TlsSession::Io::Status::failed:
                 fail_tls(m_tls->failure());
                 return Io::failed;
@@ -335,16 +398,119 @@ LayeredCheck::Io LayeredCheck::read_reply() {
             m_received.append(buf, static_cast<std::size_t>(n));
             continue;
         }
-        if (n == 0)
-            return reply_ended();
+        if (n == 0) {
+            m_eof = true;
+            continue;
+        }
         int err = errno;
         if (err == EAGAIN || err == EINTR)
             return Io::more;
         fail_errno(err);
         return Io::failed;
     }
-    event_del(m_read.get()); // the reply is as long as it may get: stop watching (no spin)
+    event_del(m_read.get()); // EOF, or the window is full: stop watching (no spin)
     return Io::more;
+}
+
+// --- HTTP -------------------------------------------------------------------------------
+
+void LayeredCheck::begin_http() {
+    m_phase = Phase::http;
+    m_sent = 0;
+    m_http_start = Clock::now();
+    m_response.emplace(m_options.http->head);
+    if (!watch(true, false))
+        return;
+    on_http_io(EV_WRITE);
+}
+
+void LayeredCheck::on_http_io(short what) {
+    const std::string& request = m_options.http->request;
+    if (m_sent < request.size() && (what & EV_WRITE || m_tls)) {
+        if (send_bytes(request) == Io::failed)
+            return;
+        if (m_sent == request.size())
+            m_request_sent = Clock::now();
+    }
+    if ((what & EV_READ || m_tls) && read_http() == Io::failed)
+        return;
+    if (m_response->status() != HttpResponseParser::Status::more)
+        judge_http();
+}
+
+LayeredCheck::Io LayeredCheck::read_http() {
+    char buf[16384];
+    while (m_response->status() == HttpResponseParser::Status::more) {
+        std::size_t n = 0;
+        bool eof = false;
+        if (m_tls) {
+            TlsSession::Io io = m_tls->read(buf, sizeof buf);
+            switch (io.status) {
+            case TlsSession::Io::Status::ok:
+                n = io.bytes;
+                break;
+            case TlsSession::Io::Status::want_read:
+                return Io::more;
+            case TlsSession::Io::Status::want_write:
+                if (event_add(m_write.get(), nullptr) != 0) {
+                    fail_errno(ENOMEM);
+                    return Io::failed;
+                }
+                return Io::more;
+            case TlsSession::Io::Status::closed:
+            case TlsSession::Io::Status::truncated:
+                eof = true;
+                break;
+            case TlsSession::Io::Status::failed:
+                fail_tls(m_tls->failure());
+                return Io::failed;
+            }
+        } else {
+            ssize_t got = ::recv(m_fd.get(), buf, sizeof buf, 0);
+            if (got < 0) {
+                int err = errno;
+                if (err == EAGAIN || err == EINTR)
+                    return Io::more;
+                fail_errno(err);
+                return Io::failed;
+            }
+            n = static_cast<std::size_t>(got);
+            eof = got == 0;
+        }
+        if (eof) {
+            m_response->finish();
+            break;
+        }
+        if (!m_ttfb)
+            m_ttfb = Clock::now() -
+                     (m_sent == m_options.http->request.size() ? m_request_sent : m_http_start);
+        m_response->feed(std::string_view(buf, n));
+    }
+    return Io::more;
+}
+
+HttpInfo LayeredCheck::http_info() const {
+    HttpInfo info;
+    info.status = m_response->code();
+    info.reason = m_response->reason();
+    info.ttfb = m_ttfb.value_or(Duration::zero());
+    info.bytes = m_response->bytes_received();
+    return info;
+}
+
+void LayeredCheck::judge_http() {
+    const Matcher* expect = m_options.expect ? &*m_options.expect : nullptr;
+    HttpVerdict verdict = judge_http_response(*m_response, m_options.http->accepted, expect);
+    switch (verdict.kind) {
+    case HttpVerdictKind::ready:
+        return pass();
+    case HttpVerdictKind::status:
+        return fail(ErrorClass::http_status, {}, verdict.message);
+    case HttpVerdictKind::protocol:
+        return fail(ErrorClass::http_protocol, {}, verdict.message);
+    case HttpVerdictKind::expect_mismatch:
+        return fail(ErrorClass::expect_mismatch, {}, verdict.message);
+    }
 }
 
 void LayeredCheck::on_timeout() {
@@ -358,14 +524,19 @@ void LayeredCheck::on_timeout() {
     }
     case Phase::handshake:
         return fail(ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT), "TLS handshake" + after);
+    case Phase::http:
+        m_received = m_response->received();
+        return fail(ErrorClass::timeout, ErrorCode::sys(ETIMEDOUT),
+                    std::string(m_response->code() ? "HTTP response body" : "HTTP response") +
+                        after);
     case Phase::exchange:
         break;
     }
     std::string within = " within " + seconds_text(m_options.timeout);
-    if (m_received.empty())
-        fail(ErrorClass::expect_timeout, {}, "no reply" + within);
+    if (m_received.size() == m_consumed)
+        fail_step(ErrorClass::expect_timeout, "no reply" + within);
     else
-        fail(ErrorClass::expect_mismatch, {}, "reply did not match" + within);
+        fail_step(ErrorClass::expect_mismatch, "reply did not match" + within);
 }
 
 core::Phase LayeredCheck::failed_phase() const {
@@ -374,6 +545,8 @@ core::Phase LayeredCheck::failed_phase() const {
         return core::Phase::starttls;
     case Phase::handshake:
         return core::Phase::tls;
+    case Phase::http:
+        return core::Phase::http;
     case Phase::exchange:
         break;
     }
@@ -395,6 +568,11 @@ void LayeredCheck::pass() {
         out.channel = Channel(std::move(m_fd));
     }
     out.bytes_read = m_received.size();
+    if (m_response) {
+        out.http = http_info();
+        out.http_time = Clock::now() - m_http_start;
+        out.bytes_read = m_response->bytes_received();
+    }
     Done done = std::move(m_done); // the owner may destroy this Check from inside `done`
     done(std::move(out));
 }
@@ -415,11 +593,31 @@ void LayeredCheck::fail(ErrorClass error, ErrorCode code, std::string message,
     out.bytes_read = m_received.size();
     out.received = std::move(m_received);
     out.cert = std::move(cert);
+    if (m_phase == Phase::exchange && m_steps)
+        out.step = static_cast<unsigned>(m_step + 1);
+    if (m_phase == Phase::http) {
+        out.bytes_read = m_response->bytes_received();
+        if (m_response->code() != 0)
+            out.http = http_info();
+        if (out.received.empty())
+            out.received = m_response->received();
+    }
     Done done = std::move(m_done);
     done(std::move(out));
 }
 
 } // namespace
+
+std::vector<CheckStep> dialogue_steps(const CheckOptions& options) {
+    if (!options.steps.empty())
+        return options.steps;
+    std::vector<CheckStep> steps;
+    if (!options.send.empty())
+        steps.push_back(CheckStep{options.send, std::nullopt});
+    if (options.expect)
+        steps.push_back(CheckStep{{}, options.expect});
+    return steps;
+}
 
 std::unique_ptr<Check> make_check(Loop& loop, const CheckOptions& options, std::string host) {
     return std::make_unique<LayeredCheck>(loop, options, std::move(host));

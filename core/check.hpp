@@ -2,8 +2,11 @@
 // counts as up. It is layered, each layer optional, all of it under the Check's one timer:
 //   STARTTLS opening (--starttls) -> TLS handshake (--tls) -> --send / --expect (over TLS
 //   when there is TLS).
-// An HTTP exchange would be another layer (or another kind of Check, made by make_check()),
-// without a change to the Connector.
+// An HTTP(S) TARGET replaces the --send/--expect layer with one HTTP/1.1 request and the
+// judgement of its response (status, then --expect over the decoded body).
+// --send and --expect may form a dialogue: steps in command-line order, each expect matched
+// against what arrived after the previous match, each within the timeout (it restarts after
+// every match); a failure names its step (from 1).
 //
 // A Check takes the connected socket, does its own I/O with its own timer, and reports once
 // through its callback: passed (the Channel handed back: the socket, or the TLS session that
@@ -16,6 +19,8 @@
 #include "core/errors.hpp"
 #include "core/event.hpp"
 #include "core/expect.hpp"
+#include "core/http.hpp"
+#include "core/http_info.hpp"
 #include "core/loop.hpp"
 #include "core/starttls.hpp"
 #include "core/tls.hpp"
@@ -25,13 +30,31 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tcpretry::core {
+
+// One step of a dialogue: send these bytes, or (expect set) wait for a reply that matches.
+struct CheckStep {
+    std::string send;
+    std::optional<Matcher> expect;
+};
+
+// An HTTP(S) TARGET's exchange: the request (build_http_request) and the accepted statuses.
+struct HttpCheck {
+    std::string request;
+    bool head = false; // a HEAD request: the response has no body
+    StatusSet accepted;
+};
 
 // An application-level check after the TCP connect: STARTTLS, TLS, send bytes, expect a reply.
 struct CheckOptions {
     std::string send;              // sent right after connecting (may be empty)
     std::optional<Matcher> expect; // matched against the first k_expect_limit bytes received
+    // A dialogue of several steps, in order; when set, it replaces `send` and `expect`.
+    std::vector<CheckStep> steps;
+    // An HTTP TARGET: the request replaces the dialogue, and `expect` matches the body.
+    std::optional<HttpCheck> http;
     Duration timeout = k_connect_timeout;
     std::optional<TlsContext> tls;            // TLS handshake (shared by every connection)
     std::optional<StartTlsProtocol> starttls; // plain-text opening first (needs tls)
@@ -74,8 +97,12 @@ struct CheckOutcome {
     std::optional<TlsInfo> tls;       // passed with TLS: the handshake's facts
     std::optional<Duration> tls_time; // passed with TLS: the handshake's time (after STARTTLS)
     uint64_t bytes_read = 0;          // what the check read (application bytes, after TLS)
+    // An HTTP TARGET: the response (passed, or failed with http_status) and the exchange's time
+    std::optional<HttpInfo> http;
+    std::optional<Duration> http_time;
     // failed
-    Phase phase = Phase::check; // starttls, tls or check (--send / --expect)
+    Phase phase = Phase::check; // starttls, tls, check (--send / --expect) or http
+    unsigned step = 0;          // check: the dialogue's step that failed, from 1
     ErrorClass error = ErrorClass::fatal;
     ErrorCode code;
     std::string message;
@@ -98,6 +125,9 @@ class Check {
 // The check `options` describe (they must outlive it). `host` is the target's host: TLS sends
 // it as SNI and checks the certificate against it (unless TlsConfig::sni replaces it).
 std::unique_ptr<Check> make_check(Loop& loop, const CheckOptions& options, std::string host = {});
+
+// The dialogue `options` describe: its steps, or the one --send and --expect.
+std::vector<CheckStep> dialogue_steps(const CheckOptions& options);
 
 // A timeout as messages say it: "3 s", "0.25 s".
 std::string seconds_text(Duration d);

@@ -78,6 +78,8 @@ struct Connector::Round {
     Duration connect_duration{};
     TimePoint check_start{};
     std::unique_ptr<Check> check;
+    std::optional<HttpInfo> http; // passed, an HTTP TARGET: its response
+    std::optional<Duration> http_time;
 };
 
 void Connector::Round::end_connecting() {
@@ -446,12 +448,24 @@ void Connector::succeed(Attempt* attempt, const SockAddr& local) {
 
 void Connector::on_check_done(CheckOutcome outcome) {
     Round& r = *m_current;
-    if (outcome.passed)
+    if (outcome.passed) {
+        r.http = std::move(outcome.http); // an HTTP TARGET's response, for the event
+        r.http_time = outcome.http_time;
         return hand_on(std::move(r.winner), std::move(outcome.channel), outcome.bytes_read,
                        std::move(outcome.tls), outcome.tls_time);
-    report_failure(outcome.phase, r.winner, r.winner_started, outcome.error, outcome.code,
-                   std::move(outcome.message), false, std::move(outcome.received),
-                   std::move(outcome.cert));
+    }
+    Event e = make_failure(outcome.phase);
+    e.address = r.winner;
+    e.error = outcome.error;
+    e.code = outcome.code;
+    e.message = std::move(outcome.message);
+    e.received = std::move(outcome.received);
+    e.cert = std::move(outcome.cert);
+    e.http = std::move(outcome.http);
+    e.step = outcome.step;
+    e.duration = Clock::now() - r.winner_started;
+    r.last_error = e.error;
+    emit(e);
     if (m_current)
         fail_round(outcome.error);
 }
@@ -470,6 +484,8 @@ void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
     e.tls = std::move(tls);
     e.resolve_time = r.resolve_time;
     e.tls_time = tls_time;
+    e.http = r.http;
+    e.http_time = r.http_time;
     m_current.reset(); // the round is over
     m_state = State::connected;
     m_failed_streak = 0;

@@ -90,6 +90,10 @@ std::string_view error_class_name(ErrorClass c) {
         return "cert_expiring";
     case ErrorClass::starttls:
         return "starttls";
+    case ErrorClass::http_status:
+        return "http_status";
+    case ErrorClass::http_protocol:
+        return "http_protocol";
     }
     return "fatal";
 }

@@ -32,6 +32,8 @@ enum class ErrorClass {
     tls_alpn,        // --alpn offered and no protocol agreed
     cert_expiring,   // the certificate expires within --cert-min-days
     starttls,        // the server refused or did not offer STARTTLS
+    http_status,     // an HTTP TARGET answered with a status not in --http-status
+    http_protocol,   // an HTTP TARGET's answer was not HTTP, or broken (head too long, chunks)
 };
 
 ErrorClass classify_errno(int err);

@@ -4,6 +4,7 @@
 #include "core/address.hpp"
 #include "core/clock.hpp"
 #include "core/errors.hpp"
+#include "core/http_info.hpp"
 #include "core/tls_info.hpp"
 
 #include <cstddef>
@@ -24,7 +25,6 @@ enum class EventType {
     gave_up,      // no more rounds for this target
     warning,      // about the whole run, not one target (message only)
     probe,        // ping mode: one probe's outcome
-    removed,      // SIGHUP: the target left the --targets-file; nothing follows for it
 };
 
 // Why an established connection ended.
@@ -47,6 +47,7 @@ enum class Phase {
     starttls, // --starttls: the plain-text opening
     tls,      // the TLS handshake
     check,    // --send / --expect (over TLS when there is TLS)
+    http,     // an HTTP(S) TARGET's request and response
 };
 
 constexpr std::string_view phase_name(Phase p) {
@@ -61,6 +62,8 @@ constexpr std::string_view phase_name(Phase p) {
         return "tls";
     case Phase::check:
         return "check";
+    case Phase::http:
+        return "http";
     }
     return "check";
 }
@@ -94,6 +97,12 @@ struct Event {
     // time (after STARTTLS; part of `check`).
     std::optional<Duration> resolve_time;
     std::optional<Duration> tls_time;
+    // connected, probe (ok): an HTTP TARGET's response and the exchange's time (part of
+    // `check`); failed with http_status: the status and reason (ttfb and bytes too).
+    std::optional<HttpInfo> http;
+    std::optional<Duration> http_time;
+    // failed (check phase): the --send/--expect step that failed, from 1; 0: none
+    unsigned step = 0;
     // failed, probe (not ok): the phase it failed in
     std::optional<Phase> phase;
     Duration delay{}; // retry: until the next round

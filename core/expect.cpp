@@ -1,6 +1,7 @@
 #include "core/expect.hpp"
 
 #include <optional>
+#include <vector>
 
 namespace tcpretry::core {
 
@@ -95,14 +96,17 @@ std::optional<std::string> unknown_escape(std::string_view p) {
     return why;
 }
 
-// `data` without the CR of each CRLF.
-std::string without_cr_before_lf(std::string_view data) {
+// `data` without the CR of each CRLF, and where each kept byte was in `data`.
+std::string without_cr_before_lf(std::string_view data, std::vector<std::size_t>& where) {
     std::string out;
     out.reserve(data.size());
+    where.clear();
+    where.reserve(data.size());
     for (std::size_t i = 0; i < data.size(); ++i) {
         if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n')
             continue;
         out += data[i];
+        where.push_back(i);
     }
     return out;
 }
@@ -123,17 +127,27 @@ std::variant<Matcher, std::string> Matcher::compile(const std::string& pattern) 
     return Matcher(pattern, std::move(compiled));
 }
 
-bool Matcher::matches(std::string_view data) const {
-    if (matches_as_is(data))
-        return true;
-    return data.find("\r\n") != std::string_view::npos && matches_as_is(without_cr_before_lf(data));
+std::optional<std::size_t> Matcher::match_end(std::string_view data, bool line_start) const {
+    if (auto end = match_as_is(data, line_start))
+        return end;
+    if (data.find("\r\n") == std::string_view::npos)
+        return std::nullopt;
+    std::vector<std::size_t> where;
+    std::string plain = without_cr_before_lf(data, where);
+    auto end = match_as_is(plain, line_start);
+    if (!end)
+        return std::nullopt;
+    return *end == 0 ? 0 : where[*end - 1] + 1; // just past the last byte matched
 }
 
-bool Matcher::matches_as_is(std::string_view data) const {
+std::optional<std::size_t> Matcher::match_as_is(std::string_view data, bool line_start) const {
     regmatch_t m[1];
     m[0].rm_so = 0;
     m[0].rm_eo = static_cast<regoff_t>(data.size());
-    return regexec(&m_re->re, data.data(), 1, m, REG_STARTEND) == 0;
+    int flags = REG_STARTEND | (line_start ? 0 : REG_NOTBOL);
+    if (regexec(&m_re->re, data.data(), 1, m, flags) != 0)
+        return std::nullopt;
+    return static_cast<std::size_t>(m[0].rm_eo);
 }
 
 } // namespace tcpretry::core

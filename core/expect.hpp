@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <regex.h>
 #include <string>
 #include <string_view>
@@ -27,11 +28,15 @@ class Matcher {
     // REG_STARTEND, so NUL bytes in the data do not cut it short. Lines may end in CRLF: a
     // reply with "\r\n" in it is tried as received and, failing that, with each CR before
     // LF taken out, so $ matches before "\r\n" while a pattern naming the CR still matches.
-    bool matches(std::string_view data) const;
+    bool matches(std::string_view data) const { return match_end(data).has_value(); }
+    // Where the first match ends in `data` (an offset into it), or nothing. A multi-step
+    // dialogue goes on after that point. `line_start`: `data` begins a line (^ may match at
+    // its first byte); false when it continues one.
+    std::optional<std::size_t> match_end(std::string_view data, bool line_start = true) const;
     const std::string& pattern() const { return m_pattern; }
 
   private:
-    bool matches_as_is(std::string_view data) const;
+    std::optional<std::size_t> match_as_is(std::string_view data, bool line_start) const;
     struct Compiled {
         regex_t re{};
         bool ok = false;

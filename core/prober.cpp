@@ -94,7 +94,11 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
         out.tls = e.tls;
         out.resolve_time = e.resolve_time;
         out.tls_time = e.tls_time;
+        out.http = e.http;
+        out.http_time = e.http_time;
         m_stats.add_success(e.duration, e.tls_time);
+        if (e.http)
+            m_stats.add_ttfb(e.http->ttfb);
     } else {
         if (p.last_failure) {
             out.address = p.last_failure->address;
@@ -105,6 +109,8 @@ void Prober::on_probe_event(Probe& p, const Event& e) {
             out.cert = p.last_failure->cert;
             out.duration = p.last_failure->duration;
             out.phase = p.last_failure->phase;
+            out.http = p.last_failure->http;
+            out.step = p.last_failure->step;
             out.resolve_time = p.last_failure->resolve_time;
         } else {
             out.error = e.error;

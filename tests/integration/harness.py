@@ -207,7 +207,7 @@ def parse_json_lines(text):
 
 ERROR_CLASSES = {"refused", "timeout", "unreachable", "reset", "local", "fatal", "resolve",
                  "self_connect", "expect_mismatch", "expect_timeout", "tls_handshake",
-                 "tls_verify", "tls_alpn", "cert_expiring", "starttls"}
+                 "tls_verify", "tls_alpn", "cert_expiring", "starttls", "http_status", "http_protocol"}
 # errno: a symbolic errno or resolver code (ECONNREFUSED, EAI_NONAME), an OpenSSL reason
 # (SSL_R_WRONG_VERSION_NUMBER) or library (ERR_LIB_X509), or a certificate verification
 # result (X509_V_ERR_CERT_HAS_EXPIRED).
@@ -233,8 +233,8 @@ REQUIRED_FIELDS = {
 
 
 # Where a failed attempt failed (docs/json-events.md, "Phases"), and the phase times events carry.
-PHASES = ("resolve", "connect", "starttls", "tls", "check")
-PHASE_TIMES = ("resolve_ms", "connect_ms", "tls_ms", "check_ms")
+PHASES = ("resolve", "connect", "starttls", "tls", "check", "http")
+PHASE_TIMES = ("resolve_ms", "connect_ms", "tls_ms", "http_ms", "check_ms")
 
 
 def schema_problems(e):
