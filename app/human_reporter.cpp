@@ -432,6 +432,15 @@ void HumanReporter::on_event(const core::Event& e) {
     on_line_event(e, state ? *state : m_blank);
 }
 
+void HumanReporter::add_target(const core::Target& target) {
+    if (m_own_targets.empty()) // the span was the run's: from now on a list of our own
+        m_own_targets.assign(m_targets.begin(), m_targets.end());
+    m_own_targets.push_back(target);
+    m_targets = m_own_targets;
+    m_state.emplace_back();
+    m_board.add_target();
+}
+
 // One target's event as lines of its own.
 void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
     switch (e.type) {
@@ -465,6 +474,9 @@ void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
         on_gave_up(e, t);
         break;
     case core::EventType::warning:
+        break;
+    case core::EventType::removed:
+        print(target_at(e.target).text + " removed (no longer in the targets file)");
         break;
     }
 }
@@ -580,7 +592,7 @@ void HumanReporter::fleet_table() {
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
         const TargetRecord& r = m_board->at(i);
-        if (r.state == TargetState::connected)
+        if (r.state == TargetState::connected || r.removed)
             continue;
         ++missing;
         if (++shown > k_rows)
@@ -656,7 +668,7 @@ void HumanReporter::list_not_up(bool ping) {
     std::string state = ping ? " never answered: " : " not connected: ";
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
-        if (m_board->at(i).up)
+        if (m_board->at(i).up || m_board->at(i).removed)
             continue;
         if (++missing > k_rows)
             continue;

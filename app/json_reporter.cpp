@@ -34,6 +34,8 @@ std::string_view event_name(core::EventType t) {
         return "warning";
     case core::EventType::probe:
         return "probe";
+    case core::EventType::removed:
+        return "removed";
     }
     return "unknown";
 }
@@ -243,6 +245,8 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
         break;
     case core::EventType::probe:
         put_probe(j, e);
+        break;
+    case core::EventType::removed:
         break;
     }
     return j;

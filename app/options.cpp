@@ -998,9 +998,12 @@ std::optional<UsageError> check_tls(const Raw& r, Options& o) {
     config.client_key = r.client_key.text;
     auto made = core::TlsContext::make(config);
     if (auto* e = std::get_if<std::string>(&made)) {
-        // The context's words name the file; the flag goes in front.
-        const Flag* f = &r.ca_file;
-        if (e->find("CA directory") != std::string::npos)
+        // The context's words name the file; its flag goes in front, else --tls (OpenSSL
+        // itself missing, the system CA store).
+        const Flag* f = nullptr;
+        if (e->find("CA file") != std::string::npos)
+            f = &r.ca_file;
+        else if (e->find("CA directory") != std::string::npos)
             f = &r.ca_path;
         else if (e->find("client key") != std::string::npos)
             f = &r.client_key;
@@ -1008,7 +1011,7 @@ std::optional<UsageError> check_tls(const Raw& r, Options& o) {
             f = &r.client_cert;
         else if (e->find("ALPN") != std::string::npos)
             f = &r.alpn;
-        return UsageError{(f->given() ? f->name() : std::string("--tls")) + ": " + *e};
+        return UsageError{(f && f->given() ? f->name() : std::string("--tls")) + ": " + *e};
     }
     o.url_tls = std::get<core::TlsContext>(std::move(made));
     if (!on)
@@ -1130,6 +1133,10 @@ std::optional<UsageError> check_targets(const Raw& r, Options& o) {
         if (auto* e = std::get_if<UsageError>(&parsed))
             return *e;
         auto& listed = std::get<std::vector<core::Target>>(parsed);
+        if (r.targets_file.text != "-")
+            o.targets_file = r.targets_file.text;
+        o.file_first = o.targets.size();
+        o.file_count = listed.size();
         o.targets.reserve(o.targets.size() + listed.size());
         for (auto& t : listed)
             o.targets.push_back(std::move(t));

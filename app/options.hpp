@@ -25,6 +25,10 @@ inline constexpr core::Duration k_serve_timeout_offset = std::chrono::millisecon
 struct Options {
     Mode mode = Mode::wait; // --watch, --count or neither; set once, here
     std::vector<core::Target> targets;
+    // --targets-file FILE (not stdin): SIGHUP re-reads it in watch and ping modes. Its
+    // targets are targets[file_first, file_first + file_count).
+    std::optional<std::string> targets_file;
+    std::size_t file_first = 0, file_count = 0;
     std::optional<core::Duration> timeout;
     unsigned attempts = 0; // --attempts: failed rounds in a row before giving up; 0 = never
     core::Duration connect_timeout = core::k_connect_timeout;

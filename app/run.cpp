@@ -17,12 +17,15 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <poll.h>
 #include <random>
+#include <sstream>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace tcpretry::app {
 
@@ -44,6 +47,12 @@ class Session final : public core::EventSink {
 
   private:
     void make_targets();
+    void make_target(const core::Target& target, std::size_t index,
+                     std::shared_ptr<const core::ConnectorOptions> options);
+    void reload();
+    void add_target(const core::Target& target);
+    void remove_target(std::size_t index);
+    void warn(std::string message);
     void watch_output();
     void handle_signals();
     void on_event(const core::Event& e) override;
@@ -68,7 +77,16 @@ class Session final : public core::EventSink {
     core::Gate m_gate;
     std::vector<std::unique_ptr<core::TcpClient>> m_clients; // wait and watch modes
     std::vector<std::unique_ptr<core::Prober>> m_probers;    // ping mode
-    core::EventPtr m_sigquit;                                // ping mode: interim statistics
+    // How targets are made, kept for the ones a reload adds.
+    uint64_t m_seed = 0;
+    std::shared_ptr<const core::ConnectorOptions> m_shared_co;
+    std::shared_ptr<const core::ClientOptions> m_shared_client;
+    core::ProbeOptions m_probe;
+    // The --targets-file's live targets: their indexes and texts (a reload compares texts).
+    std::vector<std::size_t> m_file_slots;
+    std::vector<std::string> m_file_texts;
+    core::EventPtr m_sigquit; // ping mode: interim statistics
+    core::EventPtr m_sighup;  // watch and ping modes with a --targets-file: reload it
     core::EventPtr m_sigint;
     core::EventPtr m_sigterm;
     core::Deferred m_decide;       // decide(), from the loop: never inside a client's callback
@@ -98,15 +116,14 @@ Session::Session(const Options& options, Board& board, Reporter& reporter, Outpu
 
 // One TcpClient a target (wait, watch), or one Prober (ping).
 void Session::make_targets() {
-    uint64_t seed = m_options.seed ? *m_options.seed : std::random_device{}();
+    m_seed = m_options.seed ? *m_options.seed : std::random_device{}();
     core::ClientOptions client;
     client.hold = m_options.mode == Mode::watch;
     client.stable_after = m_options.stable_after;
     client.keepalive = m_options.keepalive;
     client.recheck = m_options.recheck;
-    core::ProbeOptions probe;
-    probe.count = m_options.count;
-    probe.interval = m_options.interval;
+    m_probe.count = m_options.count;
+    m_probe.interval = m_options.interval;
     core::ConnectorOptions co;
     co.connect_timeout = m_options.connect_timeout;
     co.max_rounds = m_options.attempts;
@@ -116,30 +133,40 @@ void Session::make_targets() {
     co.check = m_options.check;
     co.gate = &m_gate;
     // One copy of the Connector options for the whole fleet; each target its own seed.
-    auto shared = std::make_shared<const core::ConnectorOptions>(co);
-    auto shared_client = std::make_shared<const core::ClientOptions>(client);
+    m_shared_co = std::make_shared<const core::ConnectorOptions>(co);
+    m_shared_client = std::make_shared<const core::ClientOptions>(client);
     if (pinging())
         m_probers.reserve(m_options.targets.size());
     else
         m_clients.reserve(m_options.targets.size());
     auto own = m_options.target_checks.begin(); // HTTP TARGETs' checks, in target order
     for (std::size_t i = 0; i < m_options.targets.size(); ++i) {
-        const core::Target& target = m_options.targets[i];
-        auto options = shared;
+        auto options = m_shared_co;
         if (own != m_options.target_checks.end() && own->first == i) {
-            core::ConnectorOptions mine = co;
+            core::ConnectorOptions mine = *m_shared_co;
             mine.check = (own++)->second;
             options = std::make_shared<const core::ConnectorOptions>(std::move(mine));
         }
-        if (pinging()) {
-            core::ConnectorOptions probe_options = *options;
-            probe_options.seed = seed + i;
-            m_probers.push_back(std::make_unique<core::Prober>(m_loop, m_resolver, target, i,
-                                                               probe_options, probe, *this));
-        } else {
-            m_clients.push_back(std::make_unique<core::TcpClient>(
-                m_loop, m_resolver, target, i, options, seed + i, shared_client, *this));
-        }
+        make_target(m_options.targets[i], i, std::move(options));
+    }
+    for (std::size_t i = 0; i < m_options.file_count; ++i) {
+        m_file_slots.push_back(m_options.file_first + i);
+        m_file_texts.push_back(m_options.targets[m_options.file_first + i].text);
+    }
+}
+
+// `options`: the fleet's shared Connector options, or a target's own.
+void Session::make_target(const core::Target& target, std::size_t index,
+                          std::shared_ptr<const core::ConnectorOptions> options) {
+    if (pinging()) {
+        core::ConnectorOptions probe_options = *options;
+        probe_options.seed = m_seed + index;
+        m_probers.push_back(std::make_unique<core::Prober>(m_loop, m_resolver, target, index,
+                                                           probe_options, m_probe, *this));
+    } else {
+        m_clients.push_back(std::make_unique<core::TcpClient>(m_loop, m_resolver, target, index,
+                                                              std::move(options), m_seed + index,
+                                                              m_shared_client, *this));
     }
 }
 
@@ -160,6 +187,12 @@ void Session::handle_signals() {
     if (pinging()) {
         m_sigquit.reset(evsignal_new(m_loop.base(), SIGQUIT, &Session::on_signal, this));
         if (!m_sigquit || event_add(m_sigquit.get(), nullptr) != 0)
+            throw std::runtime_error("cannot set up signal handling");
+    }
+    // Wait mode, or no file to re-read: SIGHUP keeps its default (it ends tcpretry).
+    if (m_options.targets_file && m_options.mode != Mode::wait) {
+        m_sighup.reset(evsignal_new(m_loop.base(), SIGHUP, &Session::on_signal, this));
+        if (!m_sighup || event_add(m_sighup.get(), nullptr) != 0)
             throw std::runtime_error("cannot set up signal handling");
     }
     m_sigint.reset(evsignal_new(m_loop.base(), SIGINT, &Session::on_signal, this));
@@ -210,12 +243,16 @@ void Session::on_event(const core::Event& e) {
 Facts Session::facts(Stop stop) const {
     Facts f;
     f.stop = stop;
-    f.targets = m_board.size();
-    f.needed = m_options.needed;
+    f.targets = m_board.live();
+    // All targets (the default) are the live ones; --any or --quorum N, at most that many.
+    f.needed = m_options.needed >= m_options.targets.size()
+                   ? m_board.live()
+                   : std::min(m_options.needed, m_board.live());
     f.up = m_board.up_count();
     f.gave_up = m_board.count(TargetState::gave_up);
-    f.probes_done = pinging() && std::all_of(m_probers.begin(), m_probers.end(),
-                                             [](const auto& p) { return p->done(); });
+    f.probes_done = pinging();
+    for (std::size_t i = 0; i < m_probers.size(); ++i)
+        f.probes_done = f.probes_done && (m_board.at(i).removed || m_probers[i]->done());
     f.command = !m_options.command.empty();
     return f;
 }
@@ -255,11 +292,13 @@ void Session::finish(const Facts& facts, const Outcome& outcome) {
 void Session::close() {
     for (auto& p : m_probers)
         p->stop();
-    m_closing = m_clients.size();
-    if (m_closing == 0)
+    m_closing = m_board.live();
+    if (m_closing == 0 || m_clients.empty())
         m_loop.break_loop();
-    for (auto& c : m_clients) {
-        c->stop([this] {
+    for (std::size_t i = 0; i < m_clients.size(); ++i) {
+        if (m_board.at(i).removed) // stopped when removed
+            continue;
+        m_clients[i]->stop([this] {
             if (--m_closing == 0)
                 m_loop.break_loop();
         });
@@ -268,14 +307,15 @@ void Session::close() {
 
 void Session::report_probe_summaries(bool interim) {
     for (std::size_t i = 0; i < m_probers.size(); ++i)
-        m_reporter.probe_summary(i, m_probers[i]->stats(), interim);
+        if (!m_board.at(i).removed) // its summary came with its removal
+            m_reporter.probe_summary(i, m_probers[i]->stats(), interim);
 }
 
 void Session::report_summaries() {
     Summary s;
     s.result = m_outcome->result;
     s.exit_code = m_outcome->status;
-    s.targets = m_board.size();
+    s.targets = m_board.live();
     s.connected = m_board.up_count();
     if (pinging()) {
         report_probe_summaries(false);
@@ -288,17 +328,110 @@ void Session::report_summaries() {
         const core::TcpClient& c = *m_clients[i];
         s.attempts += c.connector().rounds();
         s.failures += c.connector().failed_rounds();
-        if (m_options.mode == Mode::watch)
+        if (m_options.mode == Mode::watch && !m_board.at(i).removed)
             m_reporter.target_summary(i, c.stats());
     }
     s.elapsed = core::Clock::now() - m_start;
     m_reporter.summary(s);
 }
 
+void Session::warn(std::string message) {
+    core::Event e;
+    e.type = core::EventType::warning;
+    e.message = std::move(message);
+    on_event(e);
+}
+
+// SIGHUP: the --targets-file again. Targets are matched by their text, one for one: a kept
+// one goes on untouched (its connection, its statistics); the others are removed, and the
+// new ones take new indexes. A file that cannot be read or parsed changes nothing.
+void Session::reload() {
+    if (m_outcome)
+        return;
+    const std::string& path = *m_options.targets_file;
+    std::ifstream in(path);
+    if (!in)
+        return warn("--targets-file reload: cannot read '" + path + "': " + std::strerror(errno) +
+                    "; the targets stay as they were");
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto parsed = parse_targets_file(text.str(), path);
+    if (auto* e = std::get_if<UsageError>(&parsed))
+        return warn("--targets-file reload: " + e->message + "; the targets stay as they were");
+    auto& listed = std::get<std::vector<core::Target>>(parsed);
+    if (listed.empty() && m_board.live() == m_file_slots.size()) // nothing would be left
+        return warn("--targets-file reload: " + path +
+                    " lists no targets; the targets stay as they were");
+    std::unordered_map<std::string, std::vector<std::size_t>> current; // text -> positions
+    for (std::size_t k = m_file_texts.size(); k-- > 0;)
+        current[m_file_texts[k]].push_back(k);
+    std::vector<bool> kept(m_file_slots.size(), false);
+    std::vector<core::Target> added;
+    for (auto& t : listed) {
+        auto it = current.find(t.text);
+        if (it == current.end() || it->second.empty()) {
+            added.push_back(std::move(t));
+            continue;
+        }
+        kept[it->second.back()] = true;
+        it->second.pop_back();
+    }
+    std::vector<std::size_t> slots;
+    std::vector<std::string> texts;
+    for (std::size_t k = 0; k < m_file_slots.size(); ++k) {
+        if (!kept[k]) {
+            remove_target(m_file_slots[k]);
+            continue;
+        }
+        slots.push_back(m_file_slots[k]);
+        texts.push_back(m_file_texts[k]);
+    }
+    m_file_slots = std::move(slots);
+    m_file_texts = std::move(texts);
+    for (const auto& t : added)
+        add_target(t);
+    if (!m_decide.pending())
+        m_decide = m_loop.defer([this] { decide(); });
+}
+
+// A new target: the next index, on the board, in the metrics and the reporter, then started.
+void Session::add_target(const core::Target& target) {
+    std::size_t index = m_board.add_target();
+    if (m_metrics)
+        m_metrics->add_target(target.text);
+    m_reporter.add_target(target);
+    make_target(target, index, m_shared_co);
+    m_file_slots.push_back(index);
+    m_file_texts.push_back(target.text);
+    if (pinging())
+        m_probers.back()->start();
+    else
+        m_clients.back()->start();
+}
+
+// A target gone from the file stops; a `removed` event and its final summary say so. Its
+// index stays taken: no other target's index changes.
+void Session::remove_target(std::size_t index) {
+    if (pinging())
+        m_probers[index]->stop();
+    else
+        m_clients[index]->stop([] {}); // its connection half-closes on its own
+    core::Event e;
+    e.type = core::EventType::removed;
+    e.target = index;
+    on_event(e);
+    if (pinging())
+        m_reporter.probe_summary(index, m_probers[index]->stats(), false);
+    else if (m_options.mode == Mode::watch)
+        m_reporter.target_summary(index, m_clients[index]->stats());
+}
+
 void Session::on_signal(evutil_socket_t signal, short, void* arg) {
     auto* self = static_cast<Session*>(arg);
     if (signal == SIGQUIT) // as fping: interim statistics, then go on
         return self->report_probe_summaries(true);
+    if (signal == SIGHUP)
+        return self->reload();
     self->stop(signal == SIGINT ? Stop::sigint : Stop::sigterm);
 }
 

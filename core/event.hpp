@@ -25,6 +25,7 @@ enum class EventType {
     gave_up,      // no more rounds for this target
     warning,      // about the whole run, not one target (message only)
     probe,        // ping mode: one probe's outcome
+    removed,      // SIGHUP: the target left the --targets-file; nothing follows for it
 };
 
 // Why an established connection ended.
