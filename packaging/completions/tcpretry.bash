@@ -11,6 +11,7 @@
 _tcpretry_value_opts='-t --timeout -n --attempts -T --connect-timeout --initial-delay
   --max-delay --multiplier --jitter --seed --quorum --parallel --targets-file
   --stable-after --keepalive --recheck --send --expect --expect-timeout -c --count
+  --http-method --http-header --http-status
   -i --interval --source --resolver --format --metrics-listen --color --ca-file --ca-path
   --sni --tls-min-version --alpn --client-cert --client-key --cert-min-days --starttls
   --serve --serve-allow --serve-timeout-offset'
@@ -25,6 +26,7 @@ _tcpretry_value() {
     --format) mapfile -t COMPREPLY < <(compgen -W 'human json prometheus' -- "$2") ;;
     --color) mapfile -t COMPREPLY < <(compgen -W 'auto always never' -- "$2") ;;
     --tls-min-version) mapfile -t COMPREPLY < <(compgen -W '1.2 1.3' -- "$2") ;;
+    --http-method) mapfile -t COMPREPLY < <(compgen -W 'GET HEAD' -- "$2") ;;
     --starttls) mapfile -t COMPREPLY < <(compgen -W 'smtp imap pop3 ftp postgres' -- "$2") ;;
     --targets-file | --ca-file | --client-cert | --client-key)
       compopt -o filenames 2>/dev/null # fails harmlessly when not called by <TAB>

@@ -55,6 +55,11 @@ complete -c tcpretry -n $opt -l send -x -d 'Send STRING after connecting'
 complete -c tcpretry -n $opt -l expect -x -d 'Ready only when the reply matches REGEX'
 complete -c tcpretry -n $opt -l expect-timeout -x -d 'How long to wait for the reply'
 
+# HTTP (http:// and https:// TARGETs)
+complete -c tcpretry -n $opt -l http-method -x -a 'GET HEAD' -d 'The request method'
+complete -c tcpretry -n $opt -l http-header -x -d "Add a request header 'Name: value' (repeatable)"
+complete -c tcpretry -n $opt -l http-status -x -d 'Statuses that count as ready (default 200-399)'
+
 # TLS
 complete -c tcpretry -n $opt -l tls -d 'Ready only after a TLS handshake with a verified certificate'
 complete -c tcpretry -n $opt -l insecure -d 'Report certificate verification, do not require it'
