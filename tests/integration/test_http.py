@@ -4,6 +4,7 @@ servers for each kind of answer, real nginx (a file, a 503, a 301) over http and
 503 turning 200, HEAD, extra headers, ping mode's first-byte statistics, usage errors."""
 
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -149,6 +150,19 @@ class PythonServers(HttpCase):
         human = harness.run("--count", "2", "-i", "50ms", s.url())
         self.assertIn("HTTP 200 OK", human.stdout)
         self.assertIn("first byte min/avg/max", human.stdout)
+
+    def test_prometheus_status_gauge_and_http_histogram(self):
+        s = self.server(sh.flipping_server(after_requests=1))
+        r = harness.run("--format", "prometheus", "--count", "3", "-i", "50ms", s.url())
+        self.assertEqual(r.returncode, harness.EXIT_OK, r)  # 2 of 3 probes answered 200
+        target = s.url().replace("\\", "\\\\")
+        self.assertIn(f'tcpretry_http_status_code{{target="{target}"}} 200\n', r.stdout)
+        self.assertIn(f'tcpretry_http_duration_seconds_count{{target="{target}"}} 2\n', r.stdout)
+        self.assertIn('error="http_status"} 1\n', r.stdout)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=r.stdout,
+                                   capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
     def test_human_output_shows_the_status(self):
         s = self.server(sh.status_server(200))
