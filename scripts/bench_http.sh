@@ -35,14 +35,14 @@ if [[ $QUICK == 1 ]]; then
 else
     RUNS=${BENCH_HTTP_RUNS:-50}; FLIPS=${BENCH_HTTP_FLIPS:-10}
 fi
-TCPRETRY_BIN=${TCPRETRY:-$ROOT/build/tcpretry}
+BENCH_HTTP_CMD=${TCPRETRY:-$ROOT/build/tcpretry}
 WAIT_ON=$(command -v wait-on || true)
 if [[ -z $WAIT_ON ]] && command -v npm >/dev/null; then
     echo "bench_http.sh: installing wait-on (npm install -g wait-on)" >&2
     npm install -g wait-on >/dev/null 2>&1 || true
     WAIT_ON=$(command -v wait-on || true)
 fi
-export RUNS FLIPS TCPRETRY_BIN WAIT_ON
+export RUNS FLIPS BENCH_HTTP_CMD WAIT_ON
 export PYTHONPATH="$ROOT/tests/integration${PYTHONPATH:+:$PYTHONPATH}"
 
 exec python3 - <<'PY'
@@ -50,7 +50,7 @@ import os, random, resource, shlex, statistics, subprocess, sys, time
 import servers_http as sh
 
 runs, flips = int(os.environ["RUNS"]), int(os.environ["FLIPS"])
-tcpretry = shlex.split(os.environ["TCPRETRY_BIN"])
+tcpretry = shlex.split(os.environ["BENCH_HTTP_CMD"])
 wait_on = os.environ.get("WAIT_ON") or None
 
 
