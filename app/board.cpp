@@ -55,6 +55,11 @@ void Board::on_event(const core::Event& e) {
         set_up(r, true);
         r.problem.reset();
         break;
+    case core::EventType::closed: // --invert: what the wait waits for
+        set_state(r, TargetState::connected);
+        set_up(r, true);
+        r.problem.reset();
+        break;
     case core::EventType::disconnected:
         if (e.outage) { // recycled: still available, and its reconnect follows
             set_state(r, TargetState::waiting);

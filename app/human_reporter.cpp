@@ -54,6 +54,12 @@ std::string_view still_words(core::ErrorClass c) {
         return "expiring";
     case core::ErrorClass::starttls:
         return "refusing STARTTLS";
+    case core::ErrorClass::missing:
+        return "missing";
+    case core::ErrorClass::denied:
+        return "denying access";
+    case core::ErrorClass::still_open:
+        return "open";
     case core::ErrorClass::http_status:
         return "answering with an HTTP status not accepted";
     case core::ErrorClass::http_protocol:
@@ -346,7 +352,7 @@ bool HumanReporter::on_fleet_event(const core::Event& e) {
     }
     // Not a terminal: one line per target outcome.
     return !(e.type == core::EventType::connected || e.type == core::EventType::gave_up ||
-             e.type == core::EventType::disconnected);
+             e.type == core::EventType::disconnected || e.type == core::EventType::closed);
 }
 
 void HumanReporter::on_connected(const core::Event& e, LineState& t) {
@@ -473,12 +479,31 @@ void HumanReporter::on_line_event(const core::Event& e, LineState& t) {
     case core::EventType::gave_up:
         on_gave_up(e, t);
         break;
+    case core::EventType::closed:
+        on_closed(e, t);
+        break;
     case core::EventType::warning:
         break;
     case core::EventType::removed:
         print(target_at(e.target).text + " removed (no longer in the targets file)");
         break;
     }
+}
+
+// --invert: the round found nothing accepting; what it saw replaces its failure lines.
+void HumanReporter::on_closed(const core::Event& e, LineState& t) {
+    if (m_style.verbosity == Verbosity::verbose)
+        flush_held(t);
+    t.held.clear();
+    t.folded.clear();
+    t.last_error.reset();
+    t.seen.clear();
+    t.suppressed = 0;
+    std::string what = e.error == core::ErrorClass::resolve
+                           ? "cannot resolve " + target_at(e.target).host + ": " + e.message
+                           : e.message;
+    print(label(e) + " " + paint("closed", k_green) + " (" + what + ") on attempt " +
+          std::to_string(e.attempt) + " after " + format_span(e.waited));
 }
 
 void HumanReporter::on_probe(const core::Event& e) {
@@ -623,8 +648,9 @@ void HumanReporter::summary(const Summary& s) {
                  std::to_string(s.probes->received()) + " answered, " + loss + " loss";
     } else {
         counts = std::to_string(s.connected) + " of " +
-                 plural(static_cast<unsigned>(s.targets), "target") + " connected, " +
-                 plural(s.attempts, "attempt") + ", " + std::to_string(s.failures) + " failed";
+                 plural(static_cast<unsigned>(s.targets), "target") +
+                 (m_style.invert ? " closed, " : " connected, ") + plural(s.attempts, "attempt") +
+                 ", " + std::to_string(s.failures) + " failed";
     }
     std::string line = paint("tcpretry:", k_bold) + " " + result_words(s.result) + ", " + counts +
                        ", " + format_span(s.elapsed);
@@ -665,7 +691,9 @@ std::string HumanReporter::not_up_reason(std::size_t target) const {
 void HumanReporter::list_not_up(bool ping) {
     constexpr std::size_t k_rows = 10;
     bool quiet = m_style.verbosity == Verbosity::quiet;
-    std::string state = ping ? " never answered: " : " not connected: ";
+    std::string state = ping             ? " never answered: "
+                        : m_style.invert ? " still open: "
+                                         : " not connected: ";
     std::size_t shown = 0, missing = 0;
     for (std::size_t i = 0; i < m_targets.size(); ++i) {
         if (m_board->at(i).up || m_board->at(i).removed)
@@ -678,7 +706,9 @@ void HumanReporter::list_not_up(bool ping) {
     }
     if (missing > shown) {
         std::string line = "and " + std::to_string(missing - shown) + " more" +
-                           (ping ? " never answered" : " not connected");
+                           (ping             ? " never answered"
+                            : m_style.invert ? " still open"
+                                             : " not connected");
         quiet ? write_err("tcpretry: " + line) : print(line);
     }
 }

@@ -34,6 +34,7 @@ struct HumanStyle {
     bool fleet = false;
     bool live = false;       // the status line: only on a terminal
     bool timestamps = false; // each line starts with the local date and time
+    bool invert = false;     // --invert: the summary counts closed targets, lists open ones
 };
 
 inline constexpr std::size_t k_fleet_threshold = 10;
@@ -101,6 +102,7 @@ class HumanReporter : public Reporter {
     void on_line_event(const core::Event& e, LineState& t);
     void on_probe(const core::Event& e);
     void on_gave_up(const core::Event& e, LineState& t);
+    void on_closed(const core::Event& e, LineState& t);
     void fleet_table();
     std::string not_up_reason(std::size_t target) const;
     void draw_status(bool force);

@@ -36,6 +36,8 @@ std::string_view event_name(core::EventType t) {
         return "probe";
     case core::EventType::removed:
         return "removed";
+    case core::EventType::closed:
+        return "closed";
     }
     return "unknown";
 }
@@ -75,10 +77,12 @@ nlohmann::ordered_json start_json(const std::vector<std::string>& targets, WallC
 
 namespace {
 
+// A Unix socket: its path as the address, no port.
 void put_address(nlohmann::ordered_json& j, const core::Event& e) {
     if (e.address) {
         j["address"] = e.address->address;
-        j["port"] = e.address->port;
+        if (e.address->family != core::Family::unix_socket)
+            j["port"] = e.address->port;
     }
 }
 
@@ -193,6 +197,19 @@ void put_disconnected(nlohmann::ordered_json& j, const core::Event& e) {
     j["outage"] = e.outage;
 }
 
+// --invert: the round that found nothing accepting, and what it saw.
+void put_closed(nlohmann::ordered_json& j, const core::Event& e) {
+    j["attempt"] = e.attempt;
+    put_address(j, e);
+    j["error"] = core::error_class_name(e.error);
+    if (e.code)
+        j["errno"] = core::error_code_name(e.code);
+    j["message"] = e.message;
+    if (e.resolve_time)
+        j["resolve_ms"] = ms(*e.resolve_time);
+    j["waited_ms"] = ms(e.waited);
+}
+
 void put_probe(nlohmann::ordered_json& j, const core::Event& e) {
     j["seq"] = e.seq;
     put_address(j, e);
@@ -245,6 +262,9 @@ nlohmann::ordered_json event_json(const core::Event& e, std::string_view target,
         break;
     case core::EventType::probe:
         put_probe(j, e);
+        break;
+    case core::EventType::closed:
+        put_closed(j, e);
         break;
     case core::EventType::removed:
         break;

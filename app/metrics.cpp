@@ -124,6 +124,7 @@ void Metrics::on_event(const core::Event& e) {
     case core::EventType::gave_up:
     case core::EventType::warning:
     case core::EventType::removed:
+    case core::EventType::closed: // --invert: the board's up gauge says it
         break;
     }
 }

@@ -128,7 +128,7 @@ struct Raw {
     // Retry
     Flag timeout, attempts, connect_timeout, initial, max, multiplier, jitter, seed, quorum,
         parallel, targets_file;
-    Switch once, all, any;
+    Switch once, all, any, invert;
     // Watch and check
     Switch watch;
     Flag stable_after, keepalive, recheck, send, expect, expect_timeout;
@@ -258,6 +258,10 @@ void add_retry_flags(CLI::App& app, Raw& r) {
     flag(app, r, r.all, "--all", "Succeed when all targets connected (default)", g);
     flag(app, r, r.any, "--any", "Succeed when any target connected; stop the others", g);
     option(app, r, r.quorum, "--quorum", "Succeed when N targets connected", "N", g);
+    flag(app, r, r.invert, "--invert",
+         "Wait until the targets refuse or do not answer (a connect is the failure); "
+         "--all/--any/--quorum count them",
+         g);
     option(app, r, r.parallel, "--parallel", "Rounds in flight at once, over all targets", "N", g);
     r.parallel.opt->default_str(std::to_string(core::k_parallel));
     option(app, r, r.targets_file, "--targets-file",
@@ -640,6 +644,11 @@ std::optional<UsageError> check_mode(const Raw& r, Options& o) {
         if (o.interval < std::chrono::milliseconds(1))
             return invalid(r.interval, "at least 1ms");
     }
+    if (r.invert.on && (r.watch.on || o.mode == Mode::ping))
+        return UsageError{r.invert.name() +
+                          " waits for the targets to close: it cannot be used with " +
+                          (r.watch.on ? r.watch.name() : r.count.name())};
+    o.invert = r.invert.on;
     if (!r.watch.on) {
         for (const Flag* f : {&r.stable_after, &r.keepalive, &r.recheck})
             if (auto e = unused(*f, "without --watch"))
@@ -1118,6 +1127,15 @@ std::optional<UsageError> add_targets(const std::vector<std::string>& words,
     return std::nullopt;
 }
 
+// --invert waits for connects to fail: a check after the connect has nothing to say then.
+std::optional<UsageError> check_invert(const Raw& r, Options& o) {
+    if (o.invert && o.check)
+        return UsageError{r.invert.name() +
+                          " cannot be used with --send, --expect, --tls or --starttls (it waits "
+                          "until nothing accepts a connection)"};
+    return std::nullopt;
+}
+
 // The TARGETs (arguments, then --targets-file, then TCPRETRY_TARGETS), their families, and
 // --any/--quorum.
 std::optional<UsageError> check_targets(const Raw& r, Options& o) {
@@ -1334,7 +1352,7 @@ ParseResult parse_options(int argc, const char* const* argv, const Environment& 
     if (auto e = check_serve(raw, o))
         return *e;
     for (auto check : {check_output, check_network, check_mode, check_retry, check_check, check_tls,
-                       check_targets, check_http})
+                       check_invert, check_targets, check_http})
         if (auto e = check(raw, o))
             return *e;
     o.warnings.insert(o.warnings.begin(), env_warnings.begin(), env_warnings.end());

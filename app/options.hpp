@@ -39,6 +39,8 @@ struct Options {
     std::optional<std::string> resolver; // "ADDR" or "ADDR:PORT" as evdns takes it
     // How many targets must be connected for success: all (default), 1 (--any), N (--quorum).
     std::size_t needed = 0;
+    // --invert: wait until the targets refuse or do not answer (wait mode only).
+    bool invert = false;
     std::size_t parallel = core::k_parallel; // rounds in flight at once (--parallel)
     Format format = Format::human;
     Verbosity verbosity = Verbosity::normal; // always normal with --json: every event is a line

@@ -132,6 +132,7 @@ void Session::make_targets() {
     co.source = m_options.source;
     co.check = m_options.check;
     co.gate = &m_gate;
+    co.invert = m_options.invert;
     // One copy of the Connector options for the whole fleet; each target its own seed.
     m_shared_co = std::make_shared<const core::ConnectorOptions>(co);
     m_shared_client = std::make_shared<const core::ClientOptions>(client);
@@ -235,7 +236,8 @@ void Session::on_event(const core::Event& e) {
         m_metrics->on_event(e);
     m_reporter.on_event(e);
     bool decisive = m_out.broken() || e.type == core::EventType::connected ||
-                    e.type == core::EventType::gave_up || e.type == core::EventType::probe;
+                    e.type == core::EventType::closed || e.type == core::EventType::gave_up ||
+                    e.type == core::EventType::probe;
     if (decisive && !m_decide.pending())
         m_decide = m_loop.defer([this] { decide(); });
 }
@@ -480,6 +482,7 @@ std::unique_ptr<Reporter> make_reporter(const Options& o, const Board& board,
                      o.targets.size() > k_fleet_threshold,
                      out.is_terminal(),
                      o.timestamps.value_or(watch && !out.is_terminal())};
+    style.invert = o.invert;
     return std::make_unique<HumanReporter>(out, err, std::span<const core::Target>(o.targets),
                                            style, core::Clock::now, std::chrono::system_clock::now,
                                            &board);

@@ -1,6 +1,8 @@
 #include "core/address.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
+#include <cstddef>
 #include <cstring>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -8,7 +10,49 @@
 namespace tcpretry::core {
 
 std::string_view family_name(Family f) {
-    return f == Family::ipv6 ? "ipv6" : "ipv4";
+    switch (f) {
+    case Family::ipv4:
+        return "ipv4";
+    case Family::ipv6:
+        return "ipv6";
+    case Family::unix_socket:
+        return "unix";
+    }
+    return "ipv4";
+}
+
+SockAddr SockAddr::unix_marker() {
+    SockAddr a;
+    a.storage.ss_family = AF_UNIX;
+    a.length = sizeof(sa_family_t);
+    return a;
+}
+
+std::optional<std::string> unix_path_problem(std::string_view path) {
+    if (path.empty())
+        return "is empty";
+    if (path == "@")
+        return "has an empty abstract name";
+    if (path.size() > k_max_unix_path)
+        return "is longer than " + std::to_string(k_max_unix_path) +
+               " bytes (the limit of a Unix socket path)";
+    if (path.find('\0') != std::string_view::npos)
+        return "contains a NUL byte";
+    return std::nullopt;
+}
+
+UnixAddress make_unix_address(std::string_view path) {
+    UnixAddress u;
+    u.addr.sun_family = AF_UNIX;
+    std::size_t n = std::min(path.size(), sizeof u.addr.sun_path - 1);
+    std::memcpy(u.addr.sun_path, path.data(), n);
+    if (!path.empty() && path.front() == '@') {
+        u.addr.sun_path[0] = '\0'; // abstract: the name is exactly the bytes after it
+        u.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+    } else {
+        u.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + 1);
+    }
+    return u;
 }
 
 uint16_t SockAddr::port() const {

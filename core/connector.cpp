@@ -19,6 +19,14 @@ std::size_t slot(Family f) {
     return f == Family::ipv6 ? 0 : 1;
 }
 
+// connect()'s errno (0: connected); a Unix marker connects to `path`.
+int connect_socket(int fd, const SockAddr& addr, const std::string& path) {
+    if (!addr.is_unix())
+        return ::connect(fd, addr.get(), addr.length) == 0 ? 0 : errno;
+    UnixAddress u = make_unix_address(path);
+    return ::connect(fd, reinterpret_cast<const sockaddr*>(&u.addr), u.length) == 0 ? 0 : errno;
+}
+
 } // namespace
 
 // One address's connect: its socket and the watch for writability.
@@ -65,6 +73,10 @@ struct Connector::Round {
     std::vector<std::unique_ptr<Attempt>> attempts; // connecting now
     unsigned fatal = 0; // attempts that failed with an error retrying cannot fix
     ErrorClass last_error = ErrorClass::fatal;
+    // The latest failure's code, words and address: --invert's `closed` event repeats them.
+    ErrorCode last_code;
+    std::string last_message;
+    std::optional<Endpoint> last_peer;
     bool holds_slot = false; // a gate slot
     bool suspended = false;  // waits at the gate for a descriptor (state queued)
     Timer deadline;          // the round's: resolution and connect
@@ -134,6 +146,7 @@ void Connector::stop() {
         break;
     case State::connected:
     case State::gave_up:
+    case State::closed:
     case State::stopped:
         break;
     }
@@ -177,8 +190,8 @@ void Connector::enter_round() {
     if (!r.deadline.start(m_options->connect_timeout))
         return fail_locally(ENOMEM);
 
-    if (m_target.numeric) {
-        r.eyeballs.add(*m_target.numeric);
+    if (m_target.numeric || m_target.is_unix()) {
+        r.eyeballs.add(m_target.is_unix() ? SockAddr::unix_marker() : *m_target.numeric);
         return start_addresses();
     }
     // /etc/hosts and localhost names first: a name they answer for is not asked of DNS, in
@@ -289,10 +302,8 @@ void Connector::on_pace() {
 void Connector::report_failure(Phase phase, const Endpoint& peer, TimePoint started,
                                ErrorClass error, ErrorCode code, std::string message, bool fatal,
                                std::string received, std::optional<CertFacts> cert) {
-    Round& r = *m_current;
     if (fatal)
-        ++r.fatal;
-    r.last_error = error;
+        ++m_current->fatal;
     Event e = make_failure(phase);
     e.address = peer;
     e.error = error;
@@ -301,12 +312,25 @@ void Connector::report_failure(Phase phase, const Endpoint& peer, TimePoint star
     e.received = std::move(received);
     e.cert = std::move(cert);
     e.duration = Clock::now() - started;
+    emit_failure(e);
+}
+
+void Connector::emit_failure(const Event& e) {
+    Round& r = *m_current;
+    r.last_error = e.error;
+    r.last_code = e.code;
+    r.last_message = e.message;
+    r.last_peer = e.address;
     emit(e);
+}
+
+ErrorClass Connector::classify(int err) const {
+    return m_target.is_unix() ? classify_unix_errno(err) : classify_errno(err);
 }
 
 void Connector::connect_to(const SockAddr& addr) {
     TimePoint started = Clock::now();
-    int domain = addr.family() == Family::ipv6 ? AF_INET6 : AF_INET;
+    int domain = addr.is_unix() ? AF_UNIX : addr.family() == Family::ipv6 ? AF_INET6 : AF_INET;
     UniqueFd fd(::socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int socket_err = fd ? 0 : errno;
     // Out of descriptors while other rounds are in flight: back-pressure, not a failure; one
@@ -316,7 +340,8 @@ void Connector::connect_to(const SockAddr& addr) {
         gate->in_flight() > (m_current->holds_slot ? 1U : 0U))
         return suspend_round(addr, socket_err);
 
-    Endpoint peer = to_endpoint(addr);
+    Endpoint peer =
+        addr.is_unix() ? Endpoint{m_target.host, 0, Family::unix_socket} : to_endpoint(addr);
     Event e = make_event(EventType::attempt);
     e.address = peer;
     emit(e);
@@ -325,19 +350,20 @@ void Connector::connect_to(const SockAddr& addr) {
 
     auto sys_failure = [&](int err) {
         m_current->eyeballs.failed();
-        report_failure(Phase::connect, peer, started, classify_errno(err), ErrorCode::sys(err),
+        report_failure(Phase::connect, peer, started, classify(err), ErrorCode::sys(err),
                        errno_message(err), connect_step(err) == ConnectStep::fatal);
     };
     if (!fd)
         return sys_failure(socket_err);
-    if (const std::optional<SockAddr>& source = m_options->source) {
+    if (const std::optional<SockAddr>& source = m_options->source; source && !addr.is_unix()) {
         int one = 1;
         // Take the port at connect() time, so a bound source does not pin ephemeral ports.
         setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         if (::bind(fd.get(), source->get(), source->length) != 0)
             return sys_failure(errno);
     }
-    int err = ::connect(fd.get(), addr.get(), addr.length) == 0 ? 0 : errno;
+    // A Unix socket connects (or fails) at once; a full backlog is EAGAIN, a failure.
+    int err = connect_socket(fd.get(), addr, m_target.host);
     if (connect_step(err) != ConnectStep::connecting)
         return sys_failure(err);
 
@@ -381,8 +407,10 @@ void Connector::on_writable(Attempt* attempt) {
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     if (err != 0)
-        return attempt_failed(attempt, classify_errno(err), ErrorCode::sys(err), errno_message(err),
+        return attempt_failed(attempt, classify(err), ErrorCode::sys(err), errno_message(err),
                               connect_step(err) == ConnectStep::fatal);
+    if (attempt->address.is_unix()) // no port to connect to ourselves through
+        return succeed(attempt, attempt->address);
     auto local = local_address(fd);
     if (!local) {
         int e = errno;
@@ -434,11 +462,12 @@ void Connector::succeed(Attempt* attempt, const SockAddr& local) {
     r.connect_duration = Clock::now() - winner->started;
     r.end_connecting(); // the other addresses and queries end silently; the slot is free
     r.winner_local = local;
+    r.winner_started = winner->started;
     if (!m_options->check)
         return hand_on(std::move(winner->peer), Channel(std::move(winner->fd)), 0);
     r.winner = std::move(winner->peer);
-    r.winner_started = winner->started;
-    r.check = make_check(m_loop, *m_options->check, m_target.host);
+    // A Unix socket's path is no name for TLS (--sni names one).
+    r.check = make_check(m_loop, *m_options->check, m_target.is_unix() ? "" : m_target.host);
     r.check_start = Clock::now();
     m_state = State::checking;
     // `done` may run before start() returns, and it may drop the Round: nothing after this.
@@ -464,19 +493,21 @@ void Connector::on_check_done(CheckOutcome outcome) {
     e.http = std::move(outcome.http);
     e.step = outcome.step;
     e.duration = Clock::now() - r.winner_started;
-    r.last_error = e.error;
-    emit(e);
+    emit_failure(e);
     if (m_current)
         fail_round(outcome.error);
 }
 
 void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
                         std::optional<TlsInfo> tls, std::optional<Duration> tls_time) {
+    if (m_options->invert)
+        return still_open(peer, std::move(channel));
     TimePoint now = Clock::now();
     const Round& r = *m_current;
     Event e = make_event(EventType::connected);
     e.address = std::move(peer);
-    e.local = to_endpoint(r.winner_local);
+    if (!r.winner_local.is_unix())
+        e.local = to_endpoint(r.winner_local);
     e.duration = r.connect_duration;
     if (m_options->check)
         e.check = now - r.check_start;
@@ -492,6 +523,50 @@ void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
     emit(e);
     if (m_on_connected)
         m_on_connected(std::move(channel), bytes_read);
+}
+
+// --invert: something accepts. The connection closes at once (as `channel` goes), and the
+// round fails.
+void Connector::still_open(const Endpoint& peer, Channel channel) {
+    channel.close();
+    report_failure(Phase::connect, peer, m_current->winner_started, ErrorClass::still_open, {},
+                   "still accepting connections", false);
+    if (m_current)
+        fail_round(ErrorClass::still_open);
+}
+
+namespace {
+
+// --invert: the classes that say nothing accepts at the target.
+bool says_closed(ErrorClass c) {
+    switch (c) {
+    case ErrorClass::refused:
+    case ErrorClass::timeout:
+    case ErrorClass::unreachable:
+    case ErrorClass::resolve:
+    case ErrorClass::missing:
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace
+
+// --invert: the round failed the way the run waits for. The target is done.
+void Connector::end_closed() {
+    Round& r = *m_current;
+    Event e = make_event(EventType::closed);
+    e.error = r.last_error;
+    e.code = r.last_code;
+    e.message = std::move(r.last_message);
+    e.address = std::move(r.last_peer);
+    e.resolve_time = r.resolve_time;
+    e.waited = Clock::now() - *m_first_round_start;
+    m_current.reset();
+    m_state = State::closed;
+    m_failed_streak = 0;
+    emit(e);
 }
 
 void Connector::check_round_over() {
@@ -522,8 +597,7 @@ void Connector::fail_resolution() {
         e.message = "no address";
     }
     e.duration = Clock::now() - r.start;
-    r.last_error = ErrorClass::resolve;
-    emit(e);
+    emit_failure(e);
     if (m_current)
         fail_round(ErrorClass::resolve);
 }
@@ -549,8 +623,7 @@ void Connector::on_round_timeout() {
         e.code = ErrorCode::resolver(EVUTIL_EAI_AGAIN);
         e.message = "name resolution " + message;
         e.duration = Clock::now() - m_current->start;
-        m_current->last_error = ErrorClass::resolve;
-        emit(e);
+        emit_failure(e);
         if (!m_current)
             return;
     } else if (!in_flight.empty()) {
@@ -564,19 +637,21 @@ void Connector::on_round_timeout() {
 void Connector::fail_locally(int err) {
     // Before any address was known, the round was still looking the name up.
     const Round& r = *m_current;
-    bool resolving = !m_target.numeric && r.eyeballs.tried() == 0 && r.attempts.empty();
+    bool resolving =
+        !m_target.numeric && !m_target.is_unix() && r.eyeballs.tried() == 0 && r.attempts.empty();
     Event e = make_failure(resolving ? Phase::resolve : Phase::connect);
     e.error = ErrorClass::local;
     e.code = ErrorCode::sys(err);
     e.message = errno_message(err);
     e.duration = Clock::now() - m_current->start;
-    m_current->last_error = ErrorClass::local;
-    emit(e);
+    emit_failure(e);
     if (m_current)
         fail_round(ErrorClass::local);
 }
 
 void Connector::fail_round(ErrorClass last_error) {
+    if (m_options->invert && says_closed(last_error))
+        return end_closed();
     const unsigned tried = m_current->eyeballs.tried();
     const bool all_fatal = tried > 0 && m_current->fatal == tried;
     m_current.reset(); // queries, sockets, timers and the slot go with it

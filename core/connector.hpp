@@ -22,13 +22,19 @@
 //   Phase times: a name's lookup is timed from the round's start to its first address (or to
 //   /etc/hosts' answer); the connect per attempt; the Check times its TLS handshake. Every
 //   failed event names its phase (resolve, connect, or the Check's starttls / tls / check).
+//   A Unix socket target (unix:PATH) skips resolution and Happy Eyeballs: its round has one
+//   address, an AF_UNIX marker, whose connect() uses the Target's path; no bind, no
+//   self-connect check; ENOENT is `missing` (retried), EACCES/EPERM `denied` (fatal).
 //   The round fails when every address failed (or nothing resolved, or the deadline passed).
 //   Then the Round is dropped and: rounds exhausted or every address fatal -> gave up; else
 //   the retry timer starts the next round after the backoff delay. stop() drops the Round and
 //   cancels the retry timer. restart() after a handed-on connection ended schedules the next
 //   round the same way; reconnect_after() schedules it without a backoff delay (a recycled
-//   connection). A timer that cannot be armed (out of memory) fails the round as a local
-//   error; nothing is thrown from a libevent callback.
+//   connection). --invert turns the outcome round: a round that connects (and passes its
+//   check) fails with still_open, its connection closed at once; a round that fails with
+//   refused, timeout, unreachable, resolve or missing ends the target (`closed` event, state
+//   closed), and an unanswered one does so when the deadline passes. A timer that cannot be armed
+//   (out of memory) fails the round as a local error; nothing is thrown from a libevent callback.
 #pragma once
 
 #include "core/backoff.hpp"
@@ -54,6 +60,7 @@ struct ConnectorOptions {
     std::optional<SockAddr> source;    // bind to this local address (port 0)
     std::optional<CheckOptions> check; // a connection counts only once the check passed
     Gate* gate = nullptr; // shared cap on rounds in flight; none: no cap, EMFILE is a failure
+    bool invert = false;  // --invert: done when nothing accepts (see above)
 };
 
 class Connector {
@@ -66,6 +73,7 @@ class Connector {
         waiting,    // the round failed; the retry timer is pending
         connected,  // done: the fd was handed on
         gave_up,    // done: no more rounds
+        closed,     // done (--invert): a round found nothing accepting
         stopped,    // stop() was called
     };
 
@@ -128,6 +136,8 @@ class Connector {
     void hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
                  std::optional<TlsInfo> tls = std::nullopt,
                  std::optional<Duration> tls_time = std::nullopt);
+    void still_open(const Endpoint& peer, Channel channel);
+    void end_closed(); // --invert: the failed round is the success
     void check_round_over();
     void fail_resolution();
     void on_round_timeout();
@@ -138,6 +148,8 @@ class Connector {
     Event make_event(EventType type) const;
     Event make_failure(Phase phase) const; // a failed event of the current round
     void emit(const Event& e) { m_sink.on_event(e); }
+    void emit_failure(const Event& e);  // remembered by the round (--invert's `closed` says it)
+    ErrorClass classify(int err) const; // connect()'s errno, for this target's kind
 
     Loop& m_loop;
     Resolver& m_resolver;

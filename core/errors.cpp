@@ -58,6 +58,18 @@ ErrorClass classify_errno(int err) {
     }
 }
 
+ErrorClass classify_unix_errno(int err) {
+    switch (err) {
+    case ENOENT:
+        return ErrorClass::missing;
+    case EACCES:
+    case EPERM:
+        return ErrorClass::denied;
+    default:
+        return classify_errno(err);
+    }
+}
+
 std::string_view error_class_name(ErrorClass c) {
     switch (c) {
     case ErrorClass::refused:
@@ -90,6 +102,12 @@ std::string_view error_class_name(ErrorClass c) {
         return "cert_expiring";
     case ErrorClass::starttls:
         return "starttls";
+    case ErrorClass::missing:
+        return "missing";
+    case ErrorClass::denied:
+        return "denied";
+    case ErrorClass::still_open:
+        return "still_open";
     case ErrorClass::http_status:
         return "http_status";
     case ErrorClass::http_protocol:

@@ -32,11 +32,16 @@ enum class ErrorClass {
     tls_alpn,        // --alpn offered and no protocol agreed
     cert_expiring,   // the certificate expires within --cert-min-days
     starttls,        // the server refused or did not offer STARTTLS
+    missing,         // a Unix socket's path does not exist (ENOENT): retried
+    denied,          // a Unix socket's path may not be opened (EACCES, EPERM): fatal
+    still_open,      // --invert: the round connected, so the target still accepts
     http_status,     // an HTTP TARGET answered with a status not in --http-status
     http_protocol,   // an HTTP TARGET's answer was not HTTP, or broken (head too long, chunks)
 };
 
 ErrorClass classify_errno(int err);
+// A Unix socket's connect: ENOENT is `missing`, EACCES and EPERM `denied`; else as TCP's.
+ErrorClass classify_unix_errno(int err);
 std::string_view error_class_name(ErrorClass c);
 
 // An error code and where it came from: the kernel (errno), the resolver (EAI_*), OpenSSL's

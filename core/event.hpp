@@ -26,6 +26,8 @@ enum class EventType {
     warning,      // about the whole run, not one target (message only)
     probe,        // ping mode: one probe's outcome
     removed,      // SIGHUP: the target left the --targets-file; nothing follows for it
+    closed,       // --invert: a round found nothing accepting (error: the class seen); the
+                  // target is done, as `connected` ends a normal wait
 };
 
 // Why an established connection ended.

@@ -226,6 +226,31 @@ std::variant<HostPort, std::string> split_host_port(std::string_view address) {
 
 } // namespace
 
+std::variant<Target, TargetError> make_unix_target(std::string_view path, std::string_view text) {
+    if (auto why = unix_path_problem(path))
+        return TargetError{"invalid target " + quote(text) + ": the socket path " + *why};
+    Target t;
+    t.text = std::string(text);
+    t.host = std::string(path);
+    t.kind = TargetKind::unix_socket;
+    return t;
+}
+
+namespace {
+
+// "unix:PATH", any case; "unix:///abs" is Docker's spelling of "unix:/abs".
+std::optional<std::string_view> unix_path_of(std::string_view text) {
+    constexpr std::string_view prefix = "unix:";
+    if (text.size() < prefix.size() || !equals_ignoring_case(text.substr(0, 5), prefix))
+        return std::nullopt;
+    std::string_view path = text.substr(prefix.size());
+    if (path.starts_with("///"))
+        path.remove_prefix(2);
+    return path;
+}
+
+} // namespace
+
 std::variant<Target, TargetError> parse_target(std::string_view text) {
     auto fail = [&](std::string why) {
         return TargetError{"invalid target " + quote(text) + ": " + why};
@@ -234,6 +259,8 @@ std::variant<Target, TargetError> parse_target(std::string_view text) {
         return fail("it is empty");
     if (!is_clean_text(text))
         return fail("it contains control characters or invalid UTF-8");
+    if (auto path = unix_path_of(text))
+        return make_unix_target(*path, text);
     std::optional<std::string> scheme_problem;
     std::string_view address = strip_scheme(text, scheme_problem);
     if (scheme_problem)

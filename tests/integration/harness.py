@@ -4,6 +4,7 @@ servers that the tests start themselves. Nothing here sends traffic beyond 127.0
 The binary is $TCPRETRY (ctest sets it) or ../../build/tcpretry next to this file.
 """
 
+import ipaddress
 import json
 import os
 import re
@@ -208,6 +209,9 @@ def parse_json_lines(text):
 ERROR_CLASSES = {"refused", "timeout", "unreachable", "reset", "local", "fatal", "resolve",
                  "self_connect", "expect_mismatch", "expect_timeout", "tls_handshake",
                  "tls_verify", "tls_alpn", "cert_expiring", "starttls", "http_status", "http_protocol"}
+ERROR_CLASSES |= {"missing", "denied", "still_open"}  # Unix sockets; --invert
+# --invert's `closed` event: the classes that say nothing accepts.
+CLOSED_CLASSES = {"refused", "timeout", "unreachable", "resolve", "missing"}
 # errno: a symbolic errno or resolver code (ECONNREFUSED, EAI_NONAME), an OpenSSL reason
 # (SSL_R_WRONG_VERSION_NUMBER) or library (ERR_LIB_X509), or a certificate verification
 # result (X509_V_ERR_CERT_HAS_EXPIRED).
@@ -219,13 +223,15 @@ NUMBER = (int, float)
 # events they do not know, and so do these checks.
 REQUIRED_FIELDS = {
     "start": {"version": str, "schema": int, "targets": list},
-    "attempt": {"target": str, "attempt": int, "address": str, "port": int, "family": str},
+    # A Unix socket's events carry its path as the address and no port (nor a local end).
+    "attempt": {"target": str, "attempt": int, "address": str, "family": str},
     "failed": {"target": str, "attempt": int, "error": str, "message": str,
                "duration_ms": NUMBER},
     "retry": {"target": str, "attempt": int, "delay_ms": NUMBER},
-    "connected": {"target": str, "attempt": int, "address": str, "port": int,
-                  "local_address": str, "local_port": int, "connect_ms": NUMBER,
+    "connected": {"target": str, "attempt": int, "address": str, "connect_ms": NUMBER,
                   "waited_ms": NUMBER},
+    "closed": {"target": str, "attempt": int, "error": str, "message": str,
+               "waited_ms": NUMBER},
     "gave_up": {"target": str, "attempts": int, "reason": str},
     "summary": {"result": str, "attempts": int, "failures": int, "elapsed_ms": NUMBER,
                 "exit_code": int},
@@ -235,6 +241,15 @@ REQUIRED_FIELDS = {
 # Where a failed attempt failed (docs/json-events.md, "Phases"), and the phase times events carry.
 PHASES = ("resolve", "connect", "starttls", "tls", "check", "http")
 PHASE_TIMES = ("resolve_ms", "connect_ms", "tls_ms", "http_ms", "check_ms")
+
+
+def is_unix_address(address):
+    """An event's address that is a Unix socket's path (not an IP address)."""
+    try:
+        ipaddress.ip_address(address.split("%")[0])
+        return False
+    except ValueError:
+        return True
 
 
 def schema_problems(e):
@@ -255,17 +270,30 @@ def schema_problems(e):
             problems.append("targets are not all strings")
     if name in ("attempt", "failed", "retry", "connected") and e["attempt"] < 1:
         problems.append(f"{name}.attempt < 1")
-    if name == "attempt" and e["family"] not in ("ipv4", "ipv6"):
+    if name == "attempt" and e["family"] not in ("ipv4", "ipv6", "unix"):
         problems.append(f"family {e['family']!r}")
-    if name in ("attempt", "connected") and not 1 <= e["port"] <= 65535:
-        problems.append(f"port {e['port']}")
+    if name == "attempt" and (e["family"] == "unix") != is_unix_address(e["address"]):
+        problems.append(f"family {e['family']!r} for address {e['address']!r}")
+    if isinstance(e.get("address"), str) and is_unix_address(e["address"]):
+        for field in ("port", "local_address", "local_port"):
+            if field in e:
+                problems.append(f"a Unix socket's {name} has {field}")
+    elif name in ("attempt", "connected"):
+        if not isinstance(e.get("port"), int) or not 1 <= e["port"] <= 65535:
+            problems.append(f"port {e.get('port')!r}")
+        if name == "connected" and not (isinstance(e.get("local_address"), str) and
+                                        isinstance(e.get("local_port"), int)):
+            problems.append("connected lacks local_address/local_port")
+    if name == "closed" and e["error"] not in CLOSED_CLASSES:
+        problems.append(f"closed with error {e['error']!r}")
     if name == "failed":
         if e["error"] not in ERROR_CLASSES:
             problems.append(f"error {e['error']!r}")
         if e["error"] == "resolve":
             if "address" in e or "port" in e:
                 problems.append("a resolve failure has an address or port")
-        elif not isinstance(e.get("address"), str) or not isinstance(e.get("port"), int):
+        elif not isinstance(e.get("address"), str) or not (
+                isinstance(e.get("port"), int) or is_unix_address(e["address"])):
             problems.append("failed lacks address/port")
         if "errno" in e and not (isinstance(e["errno"], str) and
                                  re.fullmatch(ERRNO_PATTERN, e["errno"])):
@@ -517,7 +545,7 @@ class TestCase(unittest.TestCase):
         targets = events[0].get("targets")
         self.assertIsInstance(targets, list)
         for e in events[1:-1]:
-            if e["event"] in ("attempt", "failed", "retry", "connected", "gave_up"):
+            if e["event"] in ("attempt", "failed", "retry", "connected", "gave_up", "closed"):
                 self.assertIn(e.get("target"), targets, f"bad or missing target in {e}")
         times = [e["time"] for e in events]
         self.assertEqual(times, sorted(times), "event times go backwards")

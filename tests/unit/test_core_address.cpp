@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cstddef>
 #include <doctest/doctest.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -157,4 +158,31 @@ TEST_CASE("local_address and peer_address") {
     errno = 0;
     CHECK_FALSE(local_address(-1));
     CHECK(errno == EBADF);
+}
+
+TEST_CASE("make_unix_address: a path ends with its NUL, an abstract name has none") {
+    UnixAddress p = make_unix_address("/run/a.sock");
+    CHECK(p.addr.sun_family == AF_UNIX);
+    CHECK(std::string(p.addr.sun_path) == "/run/a.sock");
+    CHECK(p.length == offsetof(sockaddr_un, sun_path) + 12);
+    UnixAddress a = make_unix_address("@name");
+    CHECK(a.addr.sun_path[0] == '\0');
+    CHECK(std::string(a.addr.sun_path + 1, 4) == "name");
+    CHECK(a.length == offsetof(sockaddr_un, sun_path) + 5);
+    UnixAddress longest = make_unix_address("/" + std::string(k_max_unix_path - 1, 'x'));
+    CHECK(longest.length == sizeof(sockaddr_un));
+    CHECK(longest.addr.sun_path[k_max_unix_path] == '\0');
+}
+
+TEST_CASE("unix_path_problem") {
+    CHECK_FALSE(unix_path_problem("/a"));
+    CHECK_FALSE(unix_path_problem("rel/a"));
+    CHECK_FALSE(unix_path_problem("@x"));
+    CHECK(unix_path_problem("") == "is empty");
+    CHECK(unix_path_problem("@") == "has an empty abstract name");
+    CHECK(unix_path_problem(std::string(k_max_unix_path + 1, 'a'))->find("longer than 107") !=
+          std::string::npos);
+    CHECK(family_name(Family::unix_socket) == "unix");
+    CHECK(SockAddr::unix_marker().is_unix());
+    CHECK_FALSE(parse_numeric_address("127.0.0.1", 1)->is_unix());
 }

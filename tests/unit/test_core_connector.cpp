@@ -896,3 +896,196 @@ TEST_CASE_FIXTURE(ConnectorFixture, "Connector: phase times and the phase of eac
         CHECK_FALSE(sink[1].tls_time);
     }
 }
+
+namespace {
+
+// A fresh directory for Unix sockets, removed with what is in it.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char name[] = "/tmp/tcpretry-unit-XXXXXX";
+        REQUIRE(::mkdtemp(name) != nullptr);
+        path = name;
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
+
+// A Unix stream socket bound to `path` ("@name": abstract); listening unless told not to.
+UniqueFd unix_socket(const std::string& path, bool listen = true) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd.get() >= 0);
+    UnixAddress u = make_unix_address(path);
+    REQUIRE(::bind(fd.get(), reinterpret_cast<const sockaddr*>(&u.addr), u.length) == 0);
+    if (listen)
+        REQUIRE(::listen(fd.get(), 8) == 0);
+    return fd;
+}
+
+ConnectorOptions inverted(unsigned max_rounds) {
+    ConnectorOptions o = fast_options(max_rounds);
+    o.invert = true;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector --invert: a refused round is the success") {
+    UniqueFd closed = bound_socket(Family::ipv4);
+    const uint16_t port = local_port(closed.get());
+    Connector& c = run_one(v4_target(port), inverted(3));
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::closed});
+    check_refused(sink[1], 1, port, 0);
+    const Event& e = sink[2];
+    CHECK(e.attempt == 1);
+    CHECK(e.error == ErrorClass::refused);
+    CHECK(error_code_name(e.code) == "ECONNREFUSED");
+    CHECK(e.message == "connection refused");
+    REQUIRE(e.address);
+    CHECK(e.address->port == port);
+    CHECK(c.state() == Connector::State::closed);
+    CHECK_FALSE(c.in_round());
+    CHECK(c.failed_rounds() == 0);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture,
+                  "Connector --invert: a connect is still_open, until it closes") {
+    UniqueFd listener = listening_socket(Family::ipv4);
+    const uint16_t port = local_port(listener.get());
+    int open_rounds = 0;
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::failed && e.error == ErrorClass::still_open && ++open_rounds == 2)
+            listener.reset(); // the port closes: the next round is refused
+    };
+    const std::size_t fds_before = open_fds();
+    Connector& c = run_one(v4_target(port), inverted(0));
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry,
+                                  EventType::attempt, EventType::failed, EventType::retry,
+                                  EventType::attempt, EventType::failed, EventType::closed});
+    for (std::size_t i : {1, 4}) {
+        CHECK(sink[i].error == ErrorClass::still_open);
+        CHECK_FALSE(sink[i].code);
+        CHECK(sink[i].message == "still accepting connections");
+        CHECK(sink[i].phase == Phase::connect);
+        REQUIRE(sink[i].address);
+        CHECK(sink[i].address->port == port);
+    }
+    CHECK(sink[8].error == ErrorClass::refused);
+    CHECK(sink[8].attempt == 3);
+    CHECK(sink[8].waited >= 20ms);
+    CHECK(c.state() == Connector::State::closed);
+    CHECK(c.failed_rounds() == 2);
+    CHECK(open_fds() == fds_before - 1); // each connection was closed at once; the listener too
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector --invert: out of rounds while still open") {
+    UniqueFd listener = listening_socket(Family::ipv4);
+    Connector& c = run_one(v4_target(local_port(listener.get())), inverted(2));
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry,
+                                  EventType::attempt, EventType::failed, EventType::gave_up});
+    CHECK(sink[5].error == ErrorClass::still_open);
+    CHECK(c.state() == Connector::State::gave_up);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture,
+                  "Connector --invert: an unanswered round closes at the deadline") {
+    // backlog 0 holds one connection; with it taken, further SYNs are dropped.
+    UniqueFd listener = listening_socket(Family::ipv4, 0);
+    const uint16_t port = local_port(listener.get());
+    UniqueFd filler(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    SockAddr addr = loopback(Family::ipv4, port);
+    REQUIRE(::connect(filler.get(), addr.get(), addr.length) == 0);
+    ConnectorOptions o = inverted(0);
+    o.connect_timeout = 200ms;
+    auto started = Clock::now();
+    Connector& c = run_one(v4_target(port), o);
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::closed});
+    CHECK(sink[2].error == ErrorClass::timeout);
+    CHECK(error_code_name(sink[2].code) == "ETIMEDOUT");
+    CHECK(Clock::now() - started >= 190ms);
+    CHECK(Clock::now() - started < 5s);
+    CHECK(c.state() == Connector::State::closed);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector --invert: a name that does not resolve is closed") {
+    StubDns dns(loop, {{k_type_a, {3, {}}}, {k_type_aaaa, {3, {}}}}); // NXDOMAIN
+    use_nameserver(dns.address());
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::closed)
+            dns.stop(); // nothing else keeps the loop running
+    };
+    Connector& c = run_one("no-such-host.test:80", inverted(0));
+    REQUIRE(sink.types() == Types{EventType::failed, EventType::closed});
+    CHECK(sink[1].error == ErrorClass::resolve);
+    CHECK(error_code_name(sink[1].code) == "EAI_NONAME");
+    CHECK_FALSE(sink[1].address);
+    CHECK(c.state() == Connector::State::closed);
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: a Unix socket that appears later is connected") {
+    TempDir dir;
+    const std::string path = dir.path + "/app.sock";
+    UniqueFd listener;
+    sink.hook = [&](const Event& e) {
+        if (e.type == EventType::failed && e.attempt == 2)
+            listener = unix_socket(path);
+    };
+    const std::size_t fds_before = open_fds();
+    bool handed = false;
+    Connector& c = make("unix:" + path, fast_options(0));
+    c.set_connected_handler([&](Channel channel, uint64_t) {
+        handed = true;
+        CHECK(channel.fd() >= 0);
+    });
+    c.start();
+    run();
+    REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::retry,
+                                  EventType::attempt, EventType::failed, EventType::retry,
+                                  EventType::attempt, EventType::connected});
+    for (std::size_t i : {0, 1, 7}) {
+        REQUIRE(sink[i].address);
+        CHECK(sink[i].address->address == path);
+        CHECK(sink[i].address->port == 0);
+        CHECK(sink[i].address->family == Family::unix_socket);
+    }
+    CHECK(sink[1].error == ErrorClass::missing);
+    CHECK(error_code_name(sink[1].code) == "ENOENT");
+    CHECK(sink[1].phase == Phase::connect);
+    CHECK_FALSE(sink[7].local);
+    CHECK_FALSE(sink[7].resolve_time);
+    CHECK(handed);
+    CHECK(c.state() == Connector::State::connected);
+    CHECK(open_fds() == fds_before + 1); // the listener; the connection was handed on and closed
+}
+
+TEST_CASE_FIXTURE(ConnectorFixture, "Connector: Unix sockets: abstract, no listener, --invert") {
+    TempDir dir;
+    SUBCASE("an abstract socket") {
+        const std::string name = "@tcpretry-unit-" + std::to_string(::getpid());
+        UniqueFd listener = unix_socket(name);
+        run_one("unix:" + name);
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::connected});
+        CHECK(sink[1].address->address == name);
+    }
+    SUBCASE("a socket file with no listener is refused") {
+        UniqueFd bound = unix_socket(dir.path + "/s", false);
+        run_one("unix:" + dir.path + "/s", fast_options(1));
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
+        CHECK(sink[1].error == ErrorClass::refused);
+        CHECK(error_code_name(sink[1].code) == "ECONNREFUSED");
+    }
+    SUBCASE("--invert: a missing socket is closed") {
+        Connector& c = run_one("unix:" + dir.path + "/gone", inverted(0));
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::closed});
+        CHECK(sink[2].error == ErrorClass::missing);
+        CHECK(sink[2].address->address == dir.path + "/gone");
+        CHECK(c.state() == Connector::State::closed);
+    }
+    SUBCASE("--invert: a listening socket is still open") {
+        UniqueFd listener = unix_socket(dir.path + "/up");
+        run_one("unix:" + dir.path + "/up", inverted(1));
+        REQUIRE(sink.types() == Types{EventType::attempt, EventType::failed, EventType::gave_up});
+        CHECK(sink[1].error == ErrorClass::still_open);
+    }
+}

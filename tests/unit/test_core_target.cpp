@@ -421,3 +421,70 @@ TEST_CASE("is_clean_text") {
         CHECK(is_clean_text(row.text) == row.clean);
     }
 }
+
+TEST_CASE("parse_target: Unix domain sockets") {
+    struct Row {
+        std::string text;
+        std::string path;
+    };
+    // Relative paths are accepted: connect() resolves them from the current directory.
+    const std::vector<Row> rows{
+        {"unix:/run/app.sock", "/run/app.sock"},
+        {"UNIX:/run/app.sock", "/run/app.sock"},
+        {"unix:///var/run/docker.sock", "/var/run/docker.sock"}, // Docker's spelling
+        {"unix:app.sock", "app.sock"},
+        {"unix:./run/app.sock", "./run/app.sock"},
+        {"unix:@abstract", "@abstract"},
+        {"unix:/with:colon", "/with:colon"},
+        {"unix:/" + std::string(106, 'a'), "/" + std::string(106, 'a')}, // 107 bytes: the limit
+        {"unix:@" + std::string(106, 'b'), "@" + std::string(106, 'b')},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.text);
+        Target t = parse_ok(row.text);
+        CHECK(t.is_unix());
+        CHECK(t.kind == TargetKind::unix_socket);
+        CHECK(t.text == row.text);
+        CHECK(t.host == row.path);
+        CHECK(t.port == 0);
+        CHECK_FALSE(t.numeric);
+    }
+    CHECK_FALSE(parse_ok("127.0.0.1:80").is_unix());
+    CHECK_FALSE(parse_ok("db:5432").is_unix());
+}
+
+TEST_CASE("parse_target: bad Unix socket targets name the problem") {
+    const std::vector<std::pair<std::string, std::string>> rows{
+        {"unix:", "invalid target 'unix:': the socket path is empty"},
+        {"unix:@", "invalid target 'unix:@': the socket path has an empty abstract name"},
+        {"unix:/" + std::string(107, 'a'), "the socket path is longer than 107 bytes"},
+        {"unix:@" + std::string(107, 'a'), "the socket path is longer than 107 bytes"},
+        {"unix:/a\tb", "control characters"},
+    };
+    for (const auto& [text, words] : rows) {
+        CAPTURE(text);
+        CHECK(parse_error(text).find(words) != std::string::npos);
+    }
+}
+
+TEST_CASE("make_unix_target: an http+unix:// URL's decoded socket path") {
+    auto ok = make_unix_target("/run/app.sock", "http+unix://%2Frun%2Fapp.sock/health");
+    REQUIRE(std::holds_alternative<Target>(ok));
+    const Target& t = std::get<Target>(ok);
+    CHECK(t.is_unix());
+    CHECK(t.host == "/run/app.sock");
+    CHECK(t.text == "http+unix://%2Frun%2Fapp.sock/health");
+    auto bad = make_unix_target(std::string(108, 'x'), "T");
+    REQUIRE(std::holds_alternative<TargetError>(bad));
+    CHECK(std::get<TargetError>(bad).message.find("'T'") != std::string::npos);
+}
+
+TEST_CASE("A Unix target costs no more memory than a TCP one") {
+    // The kind sits in the padding after the port; the path lives in `host`.
+    struct Before {
+        std::string text, host;
+        uint16_t port;
+        std::optional<SockAddr> numeric;
+    };
+    CHECK(sizeof(Target) == sizeof(Before));
+}
