@@ -16,7 +16,7 @@ _tcpretry_value_opts='-t --timeout -n --attempts -T --connect-timeout --initial-
   --sni --tls-min-version --alpn --client-cert --client-key --cert-min-days --starttls
   --serve --serve-allow --serve-timeout-offset'
 # Options that take no value.
-_tcpretry_flag_opts='-h --help --version --once --all --any -w --watch -4 -6 -j --json
+_tcpretry_flag_opts='-h --help --version --once --all --any --invert -w --watch -4 -6 -j --json
   -q --quiet -v --verbose --timestamps --no-timestamps --tls --insecure'
 
 # _tcpretry_value OPTION CUR: sets COMPREPLY to what completes OPTION's value CUR (nothing

@@ -42,6 +42,7 @@ complete -c tcpretry -n $opt -l jitter -x -d 'Randomise each delay by +/- this f
 complete -c tcpretry -n $opt -l seed -x -d 'Seed for the jitter'
 complete -c tcpretry -n $opt -l all -d 'Succeed when all targets connected (default)'
 complete -c tcpretry -n $opt -l any -d 'Succeed when any target connected'
+complete -c tcpretry -n $opt -l invert -d 'Wait until the targets refuse or do not answer'
 complete -c tcpretry -n $opt -l quorum -x -d 'Succeed when N targets connected'
 complete -c tcpretry -n $opt -l parallel -x -d 'Rounds in flight at once, over all targets'
 complete -c tcpretry -n $opt -l targets-file -r -F -d 'Read TARGETs from FILE (-: stdin)'
