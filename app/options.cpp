@@ -191,6 +191,7 @@ std::string number(double v) {
     return buf;
 }
 
+// A listening address (--metrics-listen, --serve): ADDR:PORT, or :PORT for all addresses.
 std::optional<UsageError> read_listen(const Flag& f, std::optional<core::SockAddr>& out,
                                       unsigned example_port) {
     std::string p = std::to_string(example_port);
@@ -838,6 +839,8 @@ std::optional<UsageError> check_http_mode(const Raw& r, const Options& o) {
         return UsageError{r.watch.name() + " cannot hold an HTTP TARGET (" + first +
                           "): its request closes the connection; use --count to check it "
                           "again and again"};
+    if (o.invert)
+        return UsageError{r.invert.name() + " cannot be used with an HTTP TARGET (" + first + ")"};
     if (r.starttls.given())
         return UsageError{r.starttls.name() + " cannot be used with an HTTP TARGET (" + first +
                           ")"};

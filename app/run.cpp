@@ -144,7 +144,7 @@ void Session::make_targets() {
     for (std::size_t i = 0; i < m_options.targets.size(); ++i) {
         auto options = m_shared_co;
         if (own != m_options.target_checks.end() && own->first == i) {
-            core::ConnectorOptions mine = *m_shared_co;
+            core::ConnectorOptions mine = co;
             mine.check = (own++)->second;
             options = std::make_shared<const core::ConnectorOptions>(std::move(mine));
         }
