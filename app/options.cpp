@@ -192,8 +192,10 @@ std::string number(double v) {
 }
 
 // A listening address (--metrics-listen, --serve): ADDR:PORT, or :PORT for all addresses.
+// `any_port_ok`: ADDR:0 lets the kernel pick (--serve says which on stderr; --metrics-listen
+// does not, so there port 0 is refused).
 std::optional<UsageError> read_listen(const Flag& f, std::optional<core::SockAddr>& out,
-                                      unsigned example_port) {
+                                      unsigned example_port, bool any_port_ok) {
     std::string p = std::to_string(example_port);
     std::string hint =
         "ADDR:PORT such as 127.0.0.1:" + p + " or [::1]:" + p + ", or :PORT for all addresses";
@@ -205,8 +207,8 @@ std::optional<UsageError> read_listen(const Flag& f, std::optional<core::SockAdd
         out = core::parse_numeric_address("::", static_cast<uint16_t>(*port));
         return std::nullopt;
     }
-    // Port 0: the kernel picks one (tcpretry says which on stderr; for tests).
-    bool any_port = f.text.size() > 2 && f.text.compare(f.text.size() - 2, 2, ":0") == 0;
+    bool any_port =
+        any_port_ok && f.text.size() > 2 && f.text.compare(f.text.size() - 2, 2, ":0") == 0;
     auto parsed = core::parse_target(any_port ? f.text.substr(0, f.text.size() - 1) + "1" : f.text);
     auto* t = std::get_if<core::Target>(&parsed);
     if (!t || !t->numeric || f.text.find("://") != std::string::npos)
@@ -556,7 +558,7 @@ std::optional<UsageError> check_output(const Raw& r, Options& o) {
                               quote(r.format.text) + " contradict each other"};
     }
     if (r.metrics.given())
-        if (auto e = read_listen(r.metrics, o.metrics_listen, 9464))
+        if (auto e = read_listen(r.metrics, o.metrics_listen, 9464, false))
             return e;
     // JSON lines are the whole output: every event is a line, -q and -v change nothing.
     o.verbosity = o.format == Format::json ? Verbosity::normal
@@ -596,7 +598,7 @@ std::optional<UsageError> check_serve(const Raw& r, Options& o) {
                 return e;
         return std::nullopt;
     }
-    if (auto e = read_listen(r.serve, o.serve, 9115))
+    if (auto e = read_listen(r.serve, o.serve, 9115, true))
         return e;
     if (!o.command.empty())
         return UsageError{"-- COMMAND cannot be used with " + r.serve.name() +

@@ -60,7 +60,15 @@ void Prober::send_next() {
     // On a fixed schedule from the first probe, so slow probes do not make the rate drift.
     if (m_options.count == 0 || m_seq < m_options.count) {
         TimePoint due = m_first + m_options.interval * m_seq;
-        if (!m_next.start(std::max(Duration::zero(), due - Clock::now()))) {
+        TimePoint now = Clock::now();
+        // More than a slot behind (the process was stopped, its output blocked, the machine
+        // suspended): the slots missed are skipped, not sent in a burst of probes at once;
+        // the schedule goes on from now.
+        if (now - due > m_options.interval) {
+            m_first += now - due;
+            due = now;
+        }
+        if (!m_next.start(std::max(Duration::zero(), due - now))) {
             // Out of memory: this probe is the last, so the run still ends.
             m_options.count = m_seq;
             warn("cannot schedule the next probe (out of memory): probe " + std::to_string(m_seq) +

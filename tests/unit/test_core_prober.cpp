@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <memory>
 #include <optional>
+#include <thread>
 
 using namespace tcpretry::core;
 using namespace std::chrono_literals;
@@ -120,6 +121,36 @@ TEST_CASE("Prober: a closed port: each probe fails with why, and the statistics 
     CHECK(prober.stats().loss_percent() == 100);
     CHECK(prober.stats().longest_failure_streak() == 3);
     CHECK_FALSE(prober.stats().latency());
+}
+
+TEST_CASE("Prober: after a stall, the probes missed are skipped, not sent in a burst") {
+    Watchdog dog(20);
+    UniqueFd closed = bound_v4_socket();
+    Loop loop;
+    Resolver resolver(loop, std::nullopt);
+    RecordingSink sink;
+    Prober prober(loop, resolver, loopback_target(local_port_of(closed.get())), 0,
+                  probe_connector(), every(2ms, 0), sink);
+    std::optional<TimePoint> resumed;
+    sink.hook = [&](const Event& e) {
+        if (e.seq == 1) {
+            std::this_thread::sleep_for(100ms); // the loop stalls for 50 intervals
+            resumed = Clock::now();
+        } else if (resumed && Clock::now() - *resumed >= 40ms) {
+            prober.stop();
+        }
+    };
+    prober.start();
+    loop.run();
+    REQUIRE(resumed);
+    // In the 20 ms after the stall: the probes its 10 intervals schedule, the late one and the
+    // one sent at once (a loaded machine makes fewer, never more); a burst of the 50 missed
+    // slots would be 50 more.
+    std::size_t soon = 0;
+    for (const auto& r : sink.recorded())
+        if (r.event.seq > 1 && r.at - *resumed < 20ms)
+            ++soon;
+    CHECK(soon <= 14);
 }
 
 TEST_CASE("Prober: count 0 probes until stopped; stop() ends it silently") {
