@@ -77,8 +77,12 @@ USAGE_ERRORS = [
     (["--timeout", "1m30", "h:1"], ["--timeout: invalid value '1m30'"]),
     (["-T", "30s1m", "h:1"], ["--connect-timeout: invalid value '30s1m'"]),
     # URLs: only tcp://HOST:PORT; never "an IPv6 address needs brackets".
-    (["http://h:80"], ["'http://h:80'", "http://", "only HOST:PORT"]),
-    (["https://h/health"], ["'https://h/health'", "https://"]),
+    # http:// and https:// are HTTP TARGETs (test_http.py); other schemes are not targets,
+    # and a URL is parsed strictly.
+    (["ftp://h:21"], ["'ftp://h:21'", "ftp://", "only HOST:PORT"]),
+    (["http://user:pw@h/"], ["invalid URL 'http://user:pw@h/'", "no credentials"]),
+    (["https://h:99999/x"], ["invalid URL 'https://h:99999/x'", "99999"]),
+    (["http://h/a b"], ["invalid URL 'http://h/a b'", "space"]),
     (["tcp://h:80/path"], ["'tcp://h:80/path'", "nothing may follow"]),
     (["tcp://h"], ["'tcp://h'", "missing port"]),
     # Mode-specific flags.
