@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import harness
@@ -54,6 +55,14 @@ class UnixServer:
                 self.conns.append(conn)
             else:
                 conn.close()
+
+    def wait_accepted(self, n, timeout=10.0):
+        """The number accepted once it reaches n (or the timeout passes): a connect completes
+        when the kernel queues it, before this thread has accepted it."""
+        deadline = time.monotonic() + timeout
+        while self.accepted < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.accepted
 
     def drop_connections(self):
         for c in self.conns:
@@ -211,7 +220,7 @@ class Modes(UnixCase):
         self.assertEqual([p["ok"] for p in probes], [True] * 3)
         for p in probes:
             self.assertUnixAddress(p, path)
-        self.assertEqual(server.accepted, 3)
+        self.assertEqual(server.wait_accepted(3), 3)
 
     def test_ping_mode_missing_socket(self):
         r = harness.run("--json", "--count", "2", "--interval", "50ms",
