@@ -73,10 +73,15 @@ struct Connector::Round {
     std::vector<std::unique_ptr<Attempt>> attempts; // connecting now
     unsigned fatal = 0; // attempts that failed with an error retrying cannot fix
     ErrorClass last_error = ErrorClass::fatal;
-    // The latest failure's code, words and address: --invert's `closed` event repeats them.
-    ErrorCode last_code;
-    std::string last_message;
-    std::optional<Endpoint> last_peer;
+    // --invert only: the latest failure's code, words and address, which the `closed` event
+    // repeats. Behind a pointer, as the HTTP result below: every waiting target has a round, and
+    // 10,000 targets must fit in 12 MiB.
+    struct LastFailure {
+        ErrorCode code;
+        std::string message;
+        std::optional<Endpoint> peer;
+    };
+    std::unique_ptr<LastFailure> last;
     bool holds_slot = false; // a gate slot
     bool suspended = false;  // waits at the gate for a descriptor (state queued)
     Timer deadline;          // the round's: resolution and connect
@@ -90,8 +95,11 @@ struct Connector::Round {
     Duration connect_duration{};
     TimePoint check_start{};
     std::unique_ptr<Check> check;
-    std::optional<HttpInfo> http; // passed, an HTTP TARGET: its response
-    std::optional<Duration> http_time;
+    struct HttpPassed {
+        HttpInfo info;
+        std::optional<Duration> time;
+    };
+    std::unique_ptr<HttpPassed> http; // passed, an HTTP TARGET: its response
 };
 
 void Connector::Round::end_connecting() {
@@ -318,9 +326,9 @@ void Connector::report_failure(Phase phase, const Endpoint& peer, TimePoint star
 void Connector::emit_failure(const Event& e) {
     Round& r = *m_current;
     r.last_error = e.error;
-    r.last_code = e.code;
-    r.last_message = e.message;
-    r.last_peer = e.address;
+    if (m_options->invert)
+        r.last =
+            std::make_unique<Round::LastFailure>(Round::LastFailure{e.code, e.message, e.address});
     emit(e);
 }
 
@@ -478,8 +486,9 @@ void Connector::succeed(Attempt* attempt, const SockAddr& local) {
 void Connector::on_check_done(CheckOutcome outcome) {
     Round& r = *m_current;
     if (outcome.passed) {
-        r.http = std::move(outcome.http); // an HTTP TARGET's response, for the event
-        r.http_time = outcome.http_time;
+        if (outcome.http) // an HTTP TARGET's response, for the event
+            r.http = std::make_unique<Round::HttpPassed>(
+                Round::HttpPassed{std::move(*outcome.http), outcome.http_time});
         return hand_on(std::move(r.winner), std::move(outcome.channel), outcome.bytes_read,
                        std::move(outcome.tls), outcome.tls_time);
     }
@@ -515,8 +524,10 @@ void Connector::hand_on(Endpoint peer, Channel channel, uint64_t bytes_read,
     e.tls = std::move(tls);
     e.resolve_time = r.resolve_time;
     e.tls_time = tls_time;
-    e.http = r.http;
-    e.http_time = r.http_time;
+    if (r.http) {
+        e.http = std::move(r.http->info);
+        e.http_time = r.http->time;
+    }
     m_current.reset(); // the round is over
     m_state = State::connected;
     m_failed_streak = 0;
@@ -558,9 +569,11 @@ void Connector::end_closed() {
     Round& r = *m_current;
     Event e = make_event(EventType::closed);
     e.error = r.last_error;
-    e.code = r.last_code;
-    e.message = std::move(r.last_message);
-    e.address = std::move(r.last_peer);
+    if (r.last) {
+        e.code = r.last->code;
+        e.message = std::move(r.last->message);
+        e.address = std::move(r.last->peer);
+    }
     e.resolve_time = r.resolve_time;
     e.waited = Clock::now() - *m_first_round_start;
     m_current.reset();
