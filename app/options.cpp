@@ -788,9 +788,15 @@ std::optional<UsageError> add_url(const std::string& text, std::string_view sour
     if (auto* e = std::get_if<core::TargetError>(&parsed))
         return UsageError{where + e->message};
     auto& url = std::get<core::Url>(parsed);
-    if (url.is_unix())
-        return UsageError{where + "http+unix:// TARGETs are not supported yet: " + quote(text)};
-    o.targets.push_back(url.tcp);
+    if (url.is_unix()) {
+        // HTTP over a Unix socket: the connect is a unix: TARGET's.
+        auto target = core::make_unix_target(url.unix_path, url.text);
+        if (auto* e = std::get_if<core::TargetError>(&target))
+            return UsageError{where + e->message};
+        o.targets.push_back(std::get<core::Target>(std::move(target)));
+    } else {
+        o.targets.push_back(url.tcp);
+    }
     o.urls.emplace_back(o.targets.size() - 1, std::move(url));
     return std::nullopt;
 }

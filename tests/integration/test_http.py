@@ -3,6 +3,7 @@ status is accepted (--http-status, default 200-399) and --expect matches the bod
 servers for each kind of answer, real nginx (a file, a 503, a 301) over http and https, a
 503 turning 200, HEAD, extra headers, ping mode's first-byte statistics, usage errors."""
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -169,6 +170,44 @@ class PythonServers(HttpCase):
         r = harness.run("--once", s.url())
         self.assertEqual(r.returncode, harness.EXIT_OK, r)
         self.assertIn("HTTP 200 OK", r.stdout + r.stderr)
+
+
+class OverUnixSockets(HttpCase):
+    """http+unix://%2Fpath%2Fto.sock/PATH: the request over a Unix socket (a file or an abstract
+    name), as Docker's API clients write it."""
+
+    def test_file_socket_status_and_host(self):
+        tmp = tempfile.mkdtemp(prefix="tcpretry-http-unix-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = tmp + "/app.sock"
+        ok = self.server(sh.status_server(200, b"up\n", unix_path=path))
+        c = self.connected("--expect", "up", ok.url("/health"))
+        self.assertEqual(c["http"]["status"], 200)
+        self.assertEqual(c["address"], path)
+        self.assertNotIn("port", c)
+        (request,) = ok.requests
+        self.assertEqual(request.target, "/health")
+        self.assertEqual(request.headers.get("host"), "localhost")
+
+        down_path = tmp + "/down.sock"
+        down = self.server(sh.status_server(503, b"draining\n", unix_path=down_path))
+        f = self.failure(down.url("/health"))
+        self.assertEqual(f["error"], "http_status")
+        self.assertEqual(f["status"], 503)
+        self.assertEqual(f["address"], down_path)
+
+    def test_abstract_socket(self):
+        name = f"@tcpretry-http-{os.getpid()}"
+        s = self.server(sh.status_server(204, unix_path=name))
+        c = self.connected(s.url("/ping"))
+        self.assertEqual(c["http"]["status"], 204)
+        self.assertEqual(c["address"], name)
+
+    def test_missing_socket_is_retried_like_a_unix_target(self):
+        r, events = self.run_json("--once", "http+unix://%2Fnonexistent%2Ftcpretry.sock/")
+        self.assertEqual(r.returncode, harness.EXIT_FAILED, r)
+        (f,) = of_type(events, "failed")
+        self.assertEqual(f["error"], "missing")
 
 
 class Usage(HttpCase):
