@@ -83,6 +83,8 @@ class Session final : public core::EventSink {
     std::shared_ptr<const core::ClientOptions> m_shared_client;
     core::ProbeOptions m_probe;
     // The --targets-file's live targets: their indexes and texts (a reload compares texts).
+    // SIGHUP re-reads --targets-file in watch and ping modes.
+    bool reloads() const { return m_options.targets_file && m_options.mode != Mode::wait; }
     std::vector<std::size_t> m_file_slots;
     std::vector<std::string> m_file_texts;
     core::EventPtr m_sigquit; // ping mode: interim statistics
@@ -150,7 +152,9 @@ void Session::make_targets() {
         }
         make_target(m_options.targets[i], i, std::move(options));
     }
-    for (std::size_t i = 0; i < m_options.file_count; ++i) {
+    // What a SIGHUP reload compares the file with; only where SIGHUP reloads (not in wait mode,
+    // whose fleets of 10,000 targets would pay a copy of every line).
+    for (std::size_t i = 0; reloads() && i < m_options.file_count; ++i) {
         m_file_slots.push_back(m_options.file_first + i);
         m_file_texts.push_back(m_options.targets[m_options.file_first + i].text);
     }
@@ -191,7 +195,7 @@ void Session::handle_signals() {
             throw std::runtime_error("cannot set up signal handling");
     }
     // Wait mode, or no file to re-read: SIGHUP keeps its default (it ends tcpretry).
-    if (m_options.targets_file && m_options.mode != Mode::wait) {
+    if (reloads()) {
         m_sighup.reset(evsignal_new(m_loop.base(), SIGHUP, &Session::on_signal, this));
         if (!m_sighup || event_add(m_sighup.get(), nullptr) != 0)
             throw std::runtime_error("cannot set up signal handling");
