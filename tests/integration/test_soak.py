@@ -20,6 +20,13 @@ SOAK = os.path.join(ROOT, "scripts", "soak-ping.sh")
 
 class RssFlat(harness.TestCase):
     def test_ping_rss_stays_within_one_mib_after_warm_up(self):
+        if harness.SANITIZED:
+            # ASan holds freed memory in its quarantine (256 MiB by default) and maps shadow
+            # for it: RSS grows by design and says nothing about tcpretry's own allocations.
+            reason = ("the ASan+UBSan build: its quarantine keeps freed memory, so RSS is not "
+                      "tcpretry's; the regular build runs this test")
+            print(f"skipped: {reason}", flush=True)
+            self.skipTest(reason)
         env = dict(os.environ,
                    SOAK_PROBES="200000", SOAK_WARMUP="30000", SOAK_TARGETS="20",
                    SOAK_RSS_SLACK_KB="1024", SOAK_TIME_LIMIT="240")
