@@ -819,7 +819,10 @@ std::vector<std::pair<bool, std::string>> dialogue_order(const CLI::App& app, co
 // The dialogue's steps, each value checked as its flag's.
 std::variant<std::vector<core::CheckStep>, UsageError> dialogue_steps(const Raw& r) {
     std::vector<core::CheckStep> steps;
-    for (const auto& [is_expect, text] : r.dialogue) {
+    for (const auto& step : r.dialogue) {
+        // Named, not a structured binding: clang 14 (the fuzzers' compiler) cannot capture one.
+        const bool is_expect = step.first;
+        const std::string& text = step.second;
         const Flag& f = is_expect ? r.expect : r.send;
         auto bad = [&](std::string_view why) {
             return UsageError{f.name() + ": invalid value " + quote(text) + " (" +
