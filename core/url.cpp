@@ -182,10 +182,11 @@ std::optional<std::string> parse_tcp_authority(std::string_view authority, uint1
     const Authority& a = std::get<Authority>(split);
     std::string port = a.port.empty() ? std::to_string(default_port) : a.port;
     std::string host_port = (a.bracketed ? "[" + a.host + "]" : a.host) + ":" + port;
-    auto target = parse_target(host_port);
+    // As tcp://HOST:PORT: a host named "unix" is a host here, not a unix: TARGET's prefix.
+    auto target = parse_target("tcp://" + host_port);
     if (auto* error = std::get_if<TargetError>(&target)) {
-        // parse_target says "invalid target 'HOST:PORT': why"; the URL says its own prefix.
-        std::string prefix = "invalid target " + quote(host_port) + ": ";
+        // parse_target says "invalid target 'tcp://HOST:PORT': why"; the URL says its own.
+        std::string prefix = "invalid target " + quote("tcp://" + host_port) + ": ";
         std::string why = error->message;
         if (why.starts_with(prefix))
             why.erase(0, prefix.size());
