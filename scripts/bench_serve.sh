@@ -119,5 +119,5 @@ measure blackbox_exporter "$bb_pid" \
   "http://127.0.0.1:$bb_port/probe?module=tcp_connect&target=127.0.0.1:$target_port"
 measure "tcpretry --serve" "$tr_pid" "http://127.0.0.1:$tr_port/probe?target=127.0.0.1:$target_port"
 awk 'NR == 1 {bi = $2; ba = $3; br = $4; bc = $5} NR == 2 {
-  printf "tcpretry / blackbox: idle RSS %.3fx, RSS after 10k %.3fx (goal <= 0.25x), probes/s %.2fx (goal >= 2x), probes per CPU second %.2fx\n",
+  printf "tcpretry / blackbox: idle RSS %.3fx, RSS after 10k %.3fx (goal for both: <= 0.25x), probes/s %.2fx (goal >= 2x), probes per CPU second %.2fx\n",
     $2 / bi, $3 / ba, $4 / br, $5 / bc }' <(sed 's/^tcpretry --serve/tcpretry/; s/^blackbox_exporter/blackbox/' "$work/rows")

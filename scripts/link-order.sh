@@ -14,7 +14,10 @@
 #
 # Rerun it when the start-up path changes much (new libraries, a new option parser...): names
 # not in the file still link, only further away. The runs traced: one probe of an open port
-# (human, --json, -q through /etc/hosts' localhost) and one refused probe (--once).
+# (human, --json, -q through /etc/hosts' localhost) and one refused probe (--once); then a
+# --serve exporter answering one /probe and one /metrics request. The short runs' symbols
+# come first in the file, the exporter's others after them, so a short run's windows stay
+# as few as they were and an idle exporter touches few more.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 static_build=${TCPRETRY_BUILD_ORDER_STATIC:-$root/build-order-static}
@@ -65,6 +68,20 @@ for kind in static dynamic; do
     valgrind --tool=lackey --trace-mem=yes --log-file="$work/trace.$kind.$n" "$bin" $args \
       >/dev/null 2>&1 || true # the refused probe exits 1
   done
+  # The exporter: started under lackey (slow: wait up to 120 s for it to answer), one probe
+  # and one metrics request, then SIGTERM, on which it exits cleanly (and lackey writes).
+  serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  valgrind --tool=lackey --trace-mem=yes --log-file="$work/serve.$kind" "$bin" \
+    --serve "127.0.0.1:$serve_port" -q >/dev/null 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 1200); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$serve_port/probe?target=127.0.0.1:$open" && break
+    sleep 0.1
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$serve_port/metrics" ||
+    echo "link-order.sh: the $kind exporter did not answer" >&2
+  kill -TERM "$serve_pid"
+  wait "$serve_pid" || true
 done
 
 # Every instruction and data address of the traces, mapped to the symbol that holds it.
@@ -86,12 +103,10 @@ def symbols_of(binary):
             symbols.append((int(f[0], 16) + base, int(f[1], 16), f[3]))
     return sorted(symbols)
 
-touched = set()
-for kind, binary in (("static", static_bin), ("dynamic", dynamic_bin)):
-    symbols = symbols_of(binary)
+def touched_by(paths, symbols):
     starts = [s[0] for s in symbols]
     mine = set()
-    for path in glob.glob(f"{work}/trace.{kind}.*"):
+    for path in paths:
         with open(path) as f:
             for line in f:
                 what, _, rest = line.lstrip().partition(" ")
@@ -101,10 +116,18 @@ for kind, binary in (("static", static_bin), ("dynamic", dynamic_bin)):
                 i = bisect.bisect_right(starts, address) - 1
                 if i >= 0 and address < symbols[i][0] + max(symbols[i][1], 1):
                     mine.add(symbols[i][2])
+    return mine
+
+short, serve = set(), set()
+for kind, binary in (("static", static_bin), ("dynamic", dynamic_bin)):
+    symbols = symbols_of(binary)
+    mine = touched_by(glob.glob(f"{work}/trace.{kind}.*"), symbols)
     if "main" not in mine:
         sys.exit(f"link-order.sh: the {kind} traces never ran main: addresses not understood")
-    touched |= mine
+    short |= mine
+    serve |= touched_by(glob.glob(f"{work}/serve.{kind}"), symbols)
+serve -= short
 with open(out, "w") as f:
-    f.write("".join(name + "\n" for name in sorted(touched)))
-print(f"link-order.sh: {len(touched)} symbols -> {out}", file=sys.stderr)
+    f.write("".join(name + "\n" for name in sorted(short) + sorted(serve)))
+print(f"link-order.sh: {len(short)} + {len(serve)} (--serve) symbols -> {out}", file=sys.stderr)
 PY
