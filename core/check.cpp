@@ -71,6 +71,14 @@ class LayeredCheck final : public Check {
     bool next_step(); // false: the timer could not be restarted (the check failed)
     void fail_step(ErrorClass error, std::string message);
     Io send_bytes(const std::string& bytes);
+    // One read from the connection, through the TLS session when there is one.
+    struct Read {
+        Io io = Io::more;      // failed: the round failed and was reported
+        std::size_t bytes = 0; // bytes read into the buffer
+        bool eof = false;      // the peer ended the stream (a TLS close or a truncation too)
+        bool again = false;    // nothing to read yet: the watch it needs is set
+    };
+    Read read_some(char* buf, std::size_t room);
     Io read_reply();
     // HTTP
     void begin_http();
@@ -364,49 +372,60 @@ LayeredCheck::Io LayeredCheck::send_bytes(const std::string& bytes) {
     return Io::more;
 }
 
+LayeredCheck::Read LayeredCheck::read_some(char* buf, std::size_t room) {
+    Read r;
+    if (m_tls) {
+        TlsSession::Io io = m_tls->read(buf, room);
+        switch (io.status) {
+        case TlsSession::Io::Status::ok:
+            r.bytes = io.bytes;
+            return r;
+        case TlsSession::Io::Status::want_read:
+            r.again = true;
+            return r;
+        case TlsSession::Io::Status::want_write:
+            r.again = true;
+            if (event_add(m_write.get(), nullptr) != 0) {
+                fail_errno(ENOMEM);
+                r.io = Io::failed;
+            }
+            return r;
+        case TlsSession::Io::Status::closed:
+        case TlsSession::Io::Status::truncated:
+            r.eof = true;
+            return r;
+        case TlsSession::Io::Status::failed:
+            fail_tls(m_tls->failure());
+            r.io = Io::failed;
+            return r;
+        }
+    }
+    ssize_t n = ::recv(m_fd.get(), buf, room, 0);
+    if (n >= 0) {
+        r.bytes = static_cast<std::size_t>(n);
+        r.eof = n == 0;
+        return r;
+    }
+    int err = errno;
+    if (err == EAGAIN || err == EINTR) {
+        r.again = true;
+        return r;
+    }
+    fail_errno(err);
+    r.io = Io::failed;
+    return r;
+}
+
 // Reads what arrived, up to k_expect_limit bytes past the previous match; EOF is noted for
 // run_steps to judge.
 LayeredCheck::Io LayeredCheck::read_reply() {
     char buf[k_expect_limit];
     while (!m_eof && m_received.size() < m_consumed + k_expect_limit) {
-        std::size_t room = m_consumed + k_expect_limit - m_received.size();
-        if (m_tls) {
-            TlsSession::Io io = m_tls->read(buf, room);
-            switch (io.status) {
-            case TlsSession::Io::Status::ok:
-                m_received.append(buf, io.bytes);
-                continue;
-            case TlsSession::Io::Status::want_read:
-                return Io::more;
-            case TlsSession::Io::Status::want_write:
-                if (event_add(m_write.get(), nullptr) != 0) {
-                    fail_errno(ENOMEM);
-                    return Io::failed;
-                }
-                return Io::more;
-            case TlsSession::Io::Status::closed:
-            case TlsSession::Io::Status::truncated:
-                m_eof = true;
-                continue;
-            case TlsSession::Io::Status::failed:
-                fail_tls(m_tls->failure());
-                return Io::failed;
-            }
-        }
-        ssize_t n = ::recv(m_fd.get(), buf, room, 0);
-        if (n > 0) {
-            m_received.append(buf, static_cast<std::size_t>(n));
-            continue;
-        }
-        if (n == 0) {
-            m_eof = true;
-            continue;
-        }
-        int err = errno;
-        if (err == EAGAIN || err == EINTR)
-            return Io::more;
-        fail_errno(err);
-        return Io::failed;
+        Read r = read_some(buf, m_consumed + k_expect_limit - m_received.size());
+        if (r.io == Io::failed || r.again)
+            return r.io;
+        m_received.append(buf, r.bytes);
+        m_eof = r.eof;
     }
     event_del(m_read.get()); // EOF, or the window is full: stop watching (no spin)
     return Io::more;
@@ -441,50 +460,17 @@ void LayeredCheck::on_http_io(short what) {
 LayeredCheck::Io LayeredCheck::read_http() {
     char buf[16384];
     while (m_response->status() == HttpResponseParser::Status::more) {
-        std::size_t n = 0;
-        bool eof = false;
-        if (m_tls) {
-            TlsSession::Io io = m_tls->read(buf, sizeof buf);
-            switch (io.status) {
-            case TlsSession::Io::Status::ok:
-                n = io.bytes;
-                break;
-            case TlsSession::Io::Status::want_read:
-                return Io::more;
-            case TlsSession::Io::Status::want_write:
-                if (event_add(m_write.get(), nullptr) != 0) {
-                    fail_errno(ENOMEM);
-                    return Io::failed;
-                }
-                return Io::more;
-            case TlsSession::Io::Status::closed:
-            case TlsSession::Io::Status::truncated:
-                eof = true;
-                break;
-            case TlsSession::Io::Status::failed:
-                fail_tls(m_tls->failure());
-                return Io::failed;
-            }
-        } else {
-            ssize_t got = ::recv(m_fd.get(), buf, sizeof buf, 0);
-            if (got < 0) {
-                int err = errno;
-                if (err == EAGAIN || err == EINTR)
-                    return Io::more;
-                fail_errno(err);
-                return Io::failed;
-            }
-            n = static_cast<std::size_t>(got);
-            eof = got == 0;
-        }
-        if (eof) {
+        Read r = read_some(buf, sizeof buf);
+        if (r.io == Io::failed || r.again)
+            return r.io;
+        if (r.eof) {
             m_response->finish();
             break;
         }
         if (!m_ttfb)
             m_ttfb = Clock::now() -
                      (m_sent == m_options.http->request.size() ? m_request_sent : m_http_start);
-        m_response->feed(std::string_view(buf, n));
+        m_response->feed(std::string_view(buf, r.bytes));
     }
     return Io::more;
 }
