@@ -1,5 +1,7 @@
 #include "app/serve_query.hpp"
 
+#include "core/escape.hpp"
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
@@ -7,16 +9,6 @@
 namespace tcpretry::app {
 
 namespace {
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 std::string lower(std::string_view text) {
     std::string out(text);
@@ -55,8 +47,8 @@ std::optional<std::string> percent_decode(std::string_view text) {
         } else {
             if (i + 2 >= text.size())
                 return std::nullopt;
-            int hi = hex_digit(text[i + 1]);
-            int lo = hex_digit(text[i + 2]);
+            int hi = core::hex_value(text[i + 1]);
+            int lo = core::hex_value(text[i + 2]);
             if (hi < 0 || lo < 0)
                 return std::nullopt;
             out += static_cast<char>(hi * 16 + lo);

@@ -2,20 +2,6 @@
 
 namespace tcpretry::core {
 
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-} // namespace
-
 std::variant<std::string, EscapeError> parse_escapes(std::string_view text) {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {

@@ -12,6 +12,17 @@ struct EscapeError {
     std::string message; // names the bad sequence
 };
 
+// The value of one hex digit (either case), or -1 for any other character.
+constexpr int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 // \r \n \t \0 (NUL; no octal) \xHH \\ ; any other backslash sequence is an error.
 std::variant<std::string, EscapeError> parse_escapes(std::string_view text);
 

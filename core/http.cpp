@@ -1,5 +1,6 @@
 #include "core/http.hpp"
 
+#include "core/escape.hpp"
 #include "core/target.hpp"
 
 #include <algorithm>
@@ -19,13 +20,6 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
-}
-
-int hex_value(char c) {
-    if (is_digit(c))
-        return c - '0';
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 // RFC 9110's tchar: what a header name (a token) is made of.

@@ -1,5 +1,7 @@
 #include "core/url.hpp"
 
+#include "core/escape.hpp"
+
 #include <algorithm>
 #include <optional>
 
@@ -14,15 +16,6 @@ char lower(char c) {
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == y; });
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 bool is_digits(std::string_view s) {
