@@ -1,5 +1,7 @@
 #include "core/services.hpp"
 
+#include "core/table_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <fstream>
@@ -10,23 +12,10 @@ namespace tcpretry::core {
 
 namespace {
 
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
-}
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 // "PORT/PROTO" with PORT 1-65535 and PROTO tcp: the port, else nullopt.
 std::optional<uint16_t> tcp_port(std::string_view field) {
     auto slash = field.find('/');
-    if (slash == std::string_view::npos || !iequal(field.substr(slash + 1), "tcp"))
+    if (slash == std::string_view::npos || !iequal_ascii(field.substr(slash + 1), "tcp"))
         return std::nullopt;
     std::string_view digits = field.substr(0, slash);
     if (digits.empty() || digits.size() > 5)
@@ -79,30 +68,17 @@ constexpr std::array k_builtin{
 std::optional<uint16_t> services_lookup(std::string_view text, std::string_view name) {
     if (name.empty())
         return std::nullopt;
-    while (!text.empty()) {
-        auto eol = text.find('\n');
-        std::string_view line = text.substr(0, eol);
-        text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
-        if (auto hash = line.find('#'); hash != std::string_view::npos)
-            line = line.substr(0, hash);
+    TableText table(text);
+    while (table.next_line()) {
         // Fields: NAME, PORT/PROTO, then aliases.
         std::optional<uint16_t> port;
         bool match = false;
-        size_t i = 0;
-        for (int field = 0; i < line.size(); ++field) {
-            while (i < line.size() && is_space(line[i]))
-                ++i;
-            size_t start = i;
-            while (i < line.size() && !is_space(line[i]))
-                ++i;
-            if (i == start)
-                break;
-            std::string_view word = line.substr(start, i - start);
+        for (int field = 0; auto word = table.next_field(); ++field) {
             if (field == 1) {
-                port = tcp_port(word);
+                port = tcp_port(*word);
                 if (!port)
                     break; // another protocol, or malformed: the line says nothing
-            } else if (iequal(word, name)) {
+            } else if (iequal_ascii(*word, name)) {
                 match = true;
             }
         }
@@ -114,7 +90,7 @@ std::optional<uint16_t> services_lookup(std::string_view text, std::string_view 
 
 std::optional<uint16_t> builtin_service(std::string_view name) {
     for (const auto& s : k_builtin)
-        if (iequal(s.name, name))
+        if (iequal_ascii(s.name, name))
             return s.port;
     return std::nullopt;
 }
