@@ -1,6 +1,7 @@
 #include "app/options.hpp"
 
 #include "app/env.hpp"
+#include "app/options_internal.hpp"
 #include "app/serve_query.hpp"
 #include "app/version.hpp"
 
@@ -24,7 +25,89 @@
 #include <unistd.h>
 #include <unordered_map>
 
+namespace tcpretry::app::options_internal {
+
+using core::Duration;
+using core::quote;
+
+const char* const k_duration_hint = "a duration such as 250ms, 1.5s, 1m30s or seconds";
+
+// The one shape of an invalid-value message: "--multiplier: invalid value '2000' (1 to 1000)".
+UsageError invalid(const Flag& f, std::string_view hint) {
+    return UsageError{f.name() + ": invalid value " + quote(f.text) + " (" + std::string(hint) +
+                      ")"};
+}
+
+// A DUR flag that was given; `positive` rejects 0.
+std::optional<UsageError> read_duration(const Flag& f, Duration& out, bool positive) {
+    auto d = core::parse_duration(f.text);
+    if (!d)
+        return invalid(f, k_duration_hint);
+    if (positive && *d <= Duration::zero())
+        return invalid(f, "more than 0");
+    out = *d;
+    return std::nullopt;
+}
+
+// Defaults shown in --help come from the constants the code uses, so they cannot drift.
+std::string dur(Duration d) {
+    return core::format_duration_arg(d);
+}
+
+// A listening address (--metrics-listen, --serve): ADDR:PORT, or :PORT for all addresses.
+// `any_port_ok`: ADDR:0 lets the kernel pick (--serve says which on stderr; --metrics-listen
+// does not, so there port 0 is refused).
+std::optional<UsageError> read_listen(const Flag& f, std::optional<core::SockAddr>& out,
+                                      unsigned example_port, bool any_port_ok) {
+    std::string p = std::to_string(example_port);
+    std::string hint =
+        "ADDR:PORT such as 127.0.0.1:" + p + " or [::1]:" + p + ", or :PORT for all addresses";
+    if (f.text.size() > 1 && f.text[0] == ':') {
+        // All addresses: [::], which takes IPv4 too (dual stack).
+        auto port = parse_count(std::string_view(f.text).substr(1));
+        if (!port || *port == 0 || *port > 65535)
+            return invalid(f, hint);
+        out = core::parse_numeric_address("::", static_cast<uint16_t>(*port));
+        return std::nullopt;
+    }
+    bool any_port =
+        any_port_ok && f.text.size() > 2 && f.text.compare(f.text.size() - 2, 2, ":0") == 0;
+    auto parsed = core::parse_target(any_port ? f.text.substr(0, f.text.size() - 1) + "1" : f.text);
+    auto* t = std::get_if<core::Target>(&parsed);
+    if (!t || !t->numeric || f.text.find("://") != std::string::npos)
+        return invalid(f, hint);
+    out = t->numeric;
+    if (any_port)
+        out->set_port(0);
+    return std::nullopt;
+}
+
+// Adds an option that takes a value to the parser and to the table.
+void option(CLI::App& app, Raw& r, Flag& f, const std::string& names, const std::string& help,
+            const char* type, const char* group) {
+    f.opt = app.add_option(names, f.text, help)->type_name(type)->group(group);
+    r.flags.push_back(&f);
+}
+
+// Adds a switch to the parser and to the table.
+void flag(CLI::App& app, Raw& r, Switch& s, const std::string& names, const std::string& help,
+          const char* group) {
+    s.opt = app.add_flag(names, s.on, help)->group(group);
+    r.switches.push_back(&s);
+}
+
+// A flag the chosen mode would ignore is a mistake worth hearing about.
+std::optional<UsageError> unused(const Flag& f, const char* mode) {
+    if (f.given())
+        return UsageError{f.name() + " has no effect " + mode};
+    return std::nullopt;
+}
+
+} // namespace tcpretry::app::options_internal
+
 namespace tcpretry::app {
+
+using namespace options_internal;
 
 namespace {
 
@@ -77,8 +160,6 @@ std::string footer(const std::vector<std::string>& variables) {
            wrap(exit_status_help() + " See tcpretry(1) and docs/json-events.md.", k_width);
 }
 
-const char* const k_duration_hint = "a duration such as 250ms, 1.5s, 1m30s or seconds";
-
 std::optional<double> parse_number(std::string_view text) {
     double v = 0;
     if (text.empty() || text[0] == '+' || text[0] == ' ')
@@ -105,132 +186,10 @@ class UsageFormatter : public CLI::Formatter {
     }
 };
 
-// One option's text as given, on the command line or in its TCPRETRY_ variable. CLI11 only
-// collects; the validators below decide, and their messages name where the text came from.
-struct Flag {
-    CLI::Option* opt = nullptr;
-    std::string text;
-    std::string env; // the variable the text came from; empty: the command line (or nothing)
-    bool given() const { return !env.empty() || opt->count() > 0; }
-    std::string name() const { return env.empty() ? opt->get_name() : env; }
-};
-
-// A switch (no value): on when given on the command line or by its variable.
-struct Switch {
-    CLI::Option* opt = nullptr;
-    bool on = false;
-    std::string env;
-    std::string name() const { return env.empty() ? opt->get_name() : env; }
-};
-
-// Every flag of the command line, as CLI11 collected it, by help group.
-struct Raw {
-    // Retry
-    Flag timeout, attempts, connect_timeout, initial, max, multiplier, jitter, seed, quorum,
-        parallel, targets_file;
-    Switch once, all, any, invert;
-    // Watch and check
-    Switch watch;
-    Flag stable_after, keepalive, recheck, send, expect, expect_timeout;
-    // HTTP
-    Flag http_method, http_header, http_status;
-    // TLS
-    Switch tls, insecure;
-    Flag ca_file, ca_path, sni, tls_min_version, alpn, client_cert, client_key, cert_min_days,
-        starttls;
-    // Ping
-    Flag count, interval;
-    // Network
-    Switch only4, only6;
-    Flag source, resolver;
-    // Output
-    Switch json, quiet, verbose, timestamps, no_timestamps;
-    Flag format, metrics, color;
-    // Exporter
-    Flag serve, serve_allow, serve_timeout_offset;
-    // Left over after the flags: the TARGETs (and unknown options); then TCPRETRY_TARGETS.
-    std::vector<std::string> words, env_words;
-    // --send (false) and --expect (true) as given on the command line, in order: a dialogue.
-    std::vector<std::pair<bool, std::string>> dialogue;
-    // The table of options, as added: what the environment pass and the help's list of
-    // variables walk. --help and --version are not in it.
-    std::vector<Flag*> flags;
-    std::vector<Switch*> switches;
-};
-
-// The one shape of an invalid-value message: "--multiplier: invalid value '2000' (1 to 1000)".
-UsageError invalid(const Flag& f, std::string_view hint) {
-    return UsageError{f.name() + ": invalid value " + quote(f.text) + " (" + std::string(hint) +
-                      ")"};
-}
-
-// "--quiet and --verbose exclude each other", naming each by where it came from.
-template <class A, class B> UsageError excluding(const A& a, const B& b) {
-    return UsageError{a.name() + " and " + b.name() + " exclude each other"};
-}
-
-// A DUR flag that was given; `positive` rejects 0.
-std::optional<UsageError> read_duration(const Flag& f, Duration& out, bool positive = false) {
-    auto d = core::parse_duration(f.text);
-    if (!d)
-        return invalid(f, k_duration_hint);
-    if (positive && *d <= Duration::zero())
-        return invalid(f, "more than 0");
-    out = *d;
-    return std::nullopt;
-}
-
-// Defaults shown in --help come from the constants the code uses, so they cannot drift.
-std::string dur(Duration d) {
-    return core::format_duration_arg(d);
-}
-
 std::string number(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
     return buf;
-}
-
-// A listening address (--metrics-listen, --serve): ADDR:PORT, or :PORT for all addresses.
-// `any_port_ok`: ADDR:0 lets the kernel pick (--serve says which on stderr; --metrics-listen
-// does not, so there port 0 is refused).
-std::optional<UsageError> read_listen(const Flag& f, std::optional<core::SockAddr>& out,
-                                      unsigned example_port, bool any_port_ok) {
-    std::string p = std::to_string(example_port);
-    std::string hint =
-        "ADDR:PORT such as 127.0.0.1:" + p + " or [::1]:" + p + ", or :PORT for all addresses";
-    if (f.text.size() > 1 && f.text[0] == ':') {
-        // All addresses: [::], which takes IPv4 too (dual stack).
-        auto port = parse_count(std::string_view(f.text).substr(1));
-        if (!port || *port == 0 || *port > 65535)
-            return invalid(f, hint);
-        out = core::parse_numeric_address("::", static_cast<uint16_t>(*port));
-        return std::nullopt;
-    }
-    bool any_port =
-        any_port_ok && f.text.size() > 2 && f.text.compare(f.text.size() - 2, 2, ":0") == 0;
-    auto parsed = core::parse_target(any_port ? f.text.substr(0, f.text.size() - 1) + "1" : f.text);
-    auto* t = std::get_if<core::Target>(&parsed);
-    if (!t || !t->numeric || f.text.find("://") != std::string::npos)
-        return invalid(f, hint);
-    out = t->numeric;
-    if (any_port)
-        out->set_port(0);
-    return std::nullopt;
-}
-
-// Adds an option that takes a value to the parser and to the table.
-void option(CLI::App& app, Raw& r, Flag& f, const std::string& names, const std::string& help,
-            const char* type, const char* group) {
-    f.opt = app.add_option(names, f.text, help)->type_name(type)->group(group);
-    r.flags.push_back(&f);
-}
-
-// Adds a switch to the parser and to the table.
-void flag(CLI::App& app, Raw& r, Switch& s, const std::string& names, const std::string& help,
-          const char* group) {
-    s.opt = app.add_flag(names, s.on, help)->group(group);
-    r.switches.push_back(&s);
 }
 
 void add_retry_flags(CLI::App& app, Raw& r) {
@@ -301,48 +260,6 @@ void add_check_flags(CLI::App& app, Raw& r) {
     r.expect_timeout.opt->default_str("connect timeout");
 }
 
-void add_http_flags(CLI::App& app, Raw& r) {
-    const char* g = "HTTP (http:// and https:// TARGETs)";
-    option(app, r, r.http_method, "--http-method", "The request's method: GET or HEAD", "METHOD",
-           g);
-    r.http_method.opt->default_str("GET");
-    option(app, r, r.http_header, "--http-header",
-           "Add a request header 'Name: value' (repeatable; Host and User-Agent replace ours)",
-           "HEADER", g);
-    r.http_header.opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    option(app, r, r.http_status, "--http-status",
-           "Ready on these statuses: codes and ranges, e.g. 200,204 or 200-299,401 (redirects "
-           "are not followed)",
-           "LIST", g);
-    r.http_status.opt->default_str(std::string(core::k_http_status_default));
-}
-
-void add_tls_flags(CLI::App& app, Raw& r) {
-    const char* g = "TLS";
-    flag(app, r, r.tls, "--tls",
-         "Ready only after a TLS handshake with a certificate that verifies for the host", g);
-    flag(app, r, r.insecure, "--insecure", "Report certificate verification, do not require it", g);
-    option(app, r, r.ca_file, "--ca-file", "Trust the CA certificates in FILE (PEM)", "FILE", g);
-    r.ca_file.opt->default_str("system store");
-    option(app, r, r.ca_path, "--ca-path", "Trust the CA certificates in DIR (hashed, c_rehash)",
-           "DIR", g);
-    option(app, r, r.sni, "--sni", "Send NAME as SNI and check the certificate for it", "NAME", g);
-    r.sni.opt->default_str("the host");
-    option(app, r, r.tls_min_version, "--tls-min-version", "Lowest TLS version: 1.2 or 1.3",
-           "VERSION", g);
-    r.tls_min_version.opt->default_str("1.2");
-    option(app, r, r.alpn, "--alpn", "Offer these ALPN protocols (h2,http/1.1); one must agree",
-           "LIST", g);
-    option(app, r, r.client_cert, "--client-cert", "Client certificate (PEM; needs --client-key)",
-           "FILE", g);
-    option(app, r, r.client_key, "--client-key", "Client key (PEM; needs --client-cert)", "FILE",
-           g);
-    option(app, r, r.cert_min_days, "--cert-min-days",
-           "Fail when the certificate expires in fewer than N days", "N", g);
-    option(app, r, r.starttls, "--starttls",
-           "Upgrade with STARTTLS first: smtp|imap|pop3|ftp|postgres (implies --tls)", "PROTO", g);
-}
-
 void add_ping_flags(CLI::App& app, Raw& r) {
     const char* g = "Ping";
     option(app, r, r.count, "-c,--count",
@@ -378,22 +295,6 @@ void add_output_flags(CLI::App& app, Raw& r) {
     flag(app, r, r.no_timestamps, "--no-timestamps", "Do not start human lines with the time", g);
     option(app, r, r.color, "--color", "Colour human output: auto|always|never", "WHEN", g);
     r.color.opt->default_str("auto");
-}
-
-void add_serve_flags(CLI::App& app, Raw& r) {
-    const char* g = "Exporter";
-    option(app, r, r.serve, "--serve",
-           "Run as a Prometheus probe exporter: GET http://ADDR:PORT/probe?target=HOST:PORT "
-           "(no TARGET needed)",
-           "ADDR:PORT", g);
-    option(app, r, r.serve_allow, "--serve-allow",
-           "Targets /probe may connect to: CIDRs, host names, *.suffix (comma-separated, "
-           "repeatable; default: the TARGETs given, else any)",
-           "LIST", g);
-    r.serve_allow.opt->multi_option_policy(CLI::MultiOptionPolicy::Join);
-    option(app, r, r.serve_timeout_offset, "--serve-timeout-offset",
-           "A probe's deadline is the scrape timeout less DUR", "DUR", g);
-    r.serve_timeout_offset.opt->default_str(dur(k_serve_timeout_offset));
 }
 
 // Options that exclude each other. One given on the command line also sets aside the
@@ -582,49 +483,6 @@ std::optional<UsageError> check_output(const Raw& r, Options& o) {
     return std::nullopt;
 }
 
-// A flag the chosen mode would ignore is a mistake worth hearing about.
-std::optional<UsageError> unused(const Flag& f, const char* mode) {
-    if (f.given())
-        return UsageError{f.name() + " has no effect " + mode};
-    return std::nullopt;
-}
-
-// --serve: an exporter answers /probe until stopped, so what ends or reports a run has no
-// place beside it.
-std::optional<UsageError> check_serve(const Raw& r, Options& o) {
-    if (!r.serve.given()) {
-        for (const Flag* f : {&r.serve_allow, &r.serve_timeout_offset})
-            if (auto e = unused(*f, "without --serve"))
-                return e;
-        return std::nullopt;
-    }
-    if (auto e = read_listen(r.serve, o.serve, 9115, true))
-        return e;
-    if (!o.command.empty())
-        return UsageError{"-- COMMAND cannot be used with " + r.serve.name() +
-                          " (an exporter does not end in success)"};
-    for (const Flag* f : {&r.count, &r.interval, &r.timeout, &r.attempts, &r.initial, &r.max,
-                          &r.multiplier, &r.jitter, &r.quorum, &r.metrics, &r.format})
-        if (f->given())
-            return UsageError{f->name() + " cannot be used with " + r.serve.name() +
-                              (f == &r.metrics ? " (its /metrics is on the same port)"
-                                               : " (each /probe is one round)")};
-    for (const Switch* s : {&r.watch, &r.once, &r.any, &r.json, &r.timestamps})
-        if (s->on)
-            return UsageError{s->name() + " cannot be used with " + r.serve.name() +
-                              " (each /probe is one round)"};
-    if (r.serve_timeout_offset.given())
-        if (auto e = read_duration(r.serve_timeout_offset, o.serve_timeout_offset))
-            return e;
-    AllowList check;
-    for (const std::string& entry : split_allow_list(r.serve_allow.text)) {
-        if (auto e = check.add(entry))
-            return UsageError{*e};
-        o.serve_allow.push_back(entry);
-    }
-    return std::nullopt;
-}
-
 // --watch, --count and the flags only one of them takes.
 std::optional<UsageError> check_mode(const Raw& r, Options& o) {
     if (r.count.given()) {
@@ -767,40 +625,6 @@ std::optional<UsageError> check_retry(const Raw& r, Options& o) {
     return std::nullopt;
 }
 
-// -- HTTP(S) TARGETs ------------------------------------------------------------------------
-
-// Whether any TARGET word is an HTTP URL (`https_only`: an https:// one): decided before the
-// TARGETs are read, for the flags an HTTP TARGET makes valid alone.
-bool any_url_word(const Raw& r, bool https_only) {
-    for (const auto* words : {&r.words, &r.env_words})
-        for (const std::string& w : *words)
-            if (core::is_http_url(w) &&
-                (!https_only || (w.size() > 8 && (w[4] == 's' || w[4] == 'S') && w[5] == ':')))
-                return true;
-    return false;
-}
-
-// The URL TARGET `text`: its host and port (or socket) become the target, the URL is kept
-// for its request.
-std::optional<UsageError> add_url(const std::string& text, std::string_view source, Options& o) {
-    std::string where = source.empty() ? "" : std::string(source) + ": ";
-    auto parsed = core::parse_url(text);
-    if (auto* e = std::get_if<core::TargetError>(&parsed))
-        return UsageError{where + e->message};
-    auto& url = std::get<core::Url>(parsed);
-    if (url.is_unix()) {
-        // HTTP over a Unix socket: the connect is a unix: TARGET's.
-        auto target = core::make_unix_target(url.unix_path, url.text);
-        if (auto* e = std::get_if<core::TargetError>(&target))
-            return UsageError{where + e->message};
-        o.targets.push_back(std::get<core::Target>(std::move(target)));
-    } else {
-        o.targets.push_back(url.tcp);
-    }
-    o.urls.emplace_back(o.targets.size() - 1, std::move(url));
-    return std::nullopt;
-}
-
 // --send and --expect in command-line order, as CLI11 met them.
 std::vector<std::pair<bool, std::string>> dialogue_order(const CLI::App& app, const Raw& r) {
     std::vector<std::pair<bool, std::string>> order;
@@ -843,89 +667,6 @@ std::variant<std::vector<core::CheckStep>, UsageError> dialogue_steps(const Raw&
     return steps;
 }
 
-// What an HTTP TARGET cannot be used with.
-std::optional<UsageError> check_http_mode(const Raw& r, const Options& o) {
-    std::string first = quote(o.urls.front().second.text);
-    if (r.watch.on)
-        return UsageError{r.watch.name() + " cannot hold an HTTP TARGET (" + first +
-                          "): its request closes the connection; use --count to check it "
-                          "again and again"};
-    if (o.invert)
-        return UsageError{r.invert.name() + " cannot be used with an HTTP TARGET (" + first + ")"};
-    if (r.starttls.given())
-        return UsageError{r.starttls.name() + " cannot be used with an HTTP TARGET (" + first +
-                          ")"};
-    if (r.send.given())
-        return UsageError{r.send.name() + " cannot be used with an HTTP TARGET (" + first +
-                          "): the request is made for it"};
-    if (r.dialogue.size() > 1)
-        return UsageError{r.expect.name() + " is given once with an HTTP TARGET (" + first +
-                          "): it matches the response body"};
-    return std::nullopt;
-}
-
-// The request's parts from --http-method and --http-header.
-std::optional<UsageError> read_http_request(const Raw& r, core::HttpRequest& request) {
-    if (r.http_method.given()) {
-        auto method = core::parse_http_method(r.http_method.text);
-        if (!method)
-            return invalid(r.http_method, "GET or HEAD");
-        request.method = *method;
-    }
-    std::vector<std::string> lines = r.http_header.opt->results();
-    if (lines.empty() && r.http_header.given())
-        lines.push_back(r.http_header.text); // from TCPRETRY_HTTP_HEADER
-    for (const std::string& line : lines) {
-        auto header = core::parse_http_header(line);
-        if (auto* e = std::get_if<std::string>(&header))
-            return UsageError{r.http_header.name() + ": invalid value " + quote(line) + " (" + *e +
-                              ")"};
-        request.headers.push_back(std::get<core::HttpHeader>(std::move(header)));
-    }
-    return std::nullopt;
-}
-
-// --http-*: each HTTP TARGET's own check (its request; TLS for https; --expect on the body).
-std::optional<UsageError> check_http(const Raw& r, Options& o) {
-    if (o.urls.empty()) {
-        for (const Flag* f : {&r.http_method, &r.http_header, &r.http_status})
-            if (f->given())
-                return UsageError{f->name() + " needs an http:// or https:// TARGET"};
-        return std::nullopt;
-    }
-    if (auto e = check_http_mode(r, o))
-        return e;
-    core::HttpRequest request;
-    if (auto e = read_http_request(r, request))
-        return e;
-    auto accepted = core::parse_status_list(r.http_status.given() ? r.http_status.text
-                                                                  : core::k_http_status_default);
-    if (auto* e = std::get_if<std::string>(&accepted))
-        return invalid(r.http_status, *e);
-    core::CheckOptions base;
-    base.timeout = o.connect_timeout;
-    if (o.check) {
-        base.timeout = o.check->timeout;
-        base.expect = o.check->expect;
-    } else if (r.expect_timeout.given()) {
-        if (auto e = read_duration(r.expect_timeout, base.timeout, true))
-            return e;
-    }
-    base.http.emplace();
-    base.http->head = request.method == core::HttpMethod::head;
-    base.http->accepted = std::get<core::StatusSet>(std::move(accepted));
-    for (const auto& [index, url] : o.urls) {
-        core::CheckOptions c = base;
-        request.path = url.path;
-        request.host = url.host_header;
-        c.http->request = core::build_http_request(request, version());
-        if (url.tls())
-            c.tls = o.url_tls;
-        o.target_checks.emplace_back(index, std::move(c));
-    }
-    return std::nullopt;
-}
-
 // --send / --expect / --expect-timeout (after check_retry: the check's deadline defaults to
 // the connect timeout).
 std::optional<UsageError> check_check(const Raw& r, Options& o) {
@@ -958,93 +699,6 @@ std::optional<UsageError> check_check(const Raw& r, Options& o) {
             return e;
     }
     o.check = std::move(c);
-    return std::nullopt;
-}
-
-// --tls and its options (after check_check: the TLS layer joins the --send/--expect check).
-// The context (trust store, client certificate) is made here, once: a file that cannot be
-// loaded is a usage error naming its flag.
-std::optional<UsageError> check_tls(const Raw& r, Options& o) {
-    bool on = r.tls.on || r.starttls.given();
-    if (!on && !any_url_word(r, true)) { // an https:// TARGET brings TLS of its own
-        if (r.insecure.on)
-            return UsageError{r.insecure.name() + " needs --tls or --starttls"};
-        for (const Flag* f : {&r.ca_file, &r.ca_path, &r.sni, &r.tls_min_version, &r.alpn,
-                              &r.client_cert, &r.client_key, &r.cert_min_days})
-            if (f->given())
-                return UsageError{f->name() + " needs --tls or --starttls"};
-        return std::nullopt;
-    }
-    core::TlsConfig config;
-    config.insecure = r.insecure.on;
-    std::optional<core::StartTlsProtocol> starttls;
-    if (r.starttls.given()) {
-        starttls = core::parse_starttls_protocol(r.starttls.text);
-        if (!starttls)
-            return invalid(r.starttls, "smtp, imap, pop3, ftp or postgres");
-    }
-    if (r.sni.given()) {
-        if (r.sni.text.empty() || !core::is_clean_text(r.sni.text) ||
-            r.sni.text.find_first_of(" /") != std::string::npos)
-            return invalid(r.sni, "a host name");
-        config.sni = r.sni.text;
-    }
-    if (r.tls_min_version.given()) {
-        auto v = core::parse_tls_version(r.tls_min_version.text);
-        if (!v)
-            return invalid(r.tls_min_version, "1.2 or 1.3");
-        config.min_version = *v;
-    }
-    if (r.alpn.given()) {
-        auto list = core::parse_alpn_list(r.alpn.text);
-        if (auto* e = std::get_if<std::string>(&list))
-            return invalid(r.alpn, *e);
-        config.alpn = std::get<std::vector<std::string>>(std::move(list));
-    }
-    if (r.client_cert.given() != r.client_key.given()) {
-        const Flag& given = r.client_cert.given() ? r.client_cert : r.client_key;
-        const Flag& missing = r.client_cert.given() ? r.client_key : r.client_cert;
-        return UsageError{given.name() + " needs " + missing.opt->get_name()};
-    }
-    if (r.cert_min_days.given()) {
-        auto n = parse_count(r.cert_min_days.text);
-        if (!n || *n > 36500)
-            return invalid(r.cert_min_days, "a whole number of days from 0 to 36500");
-        config.cert_min_days = static_cast<int>(*n);
-    }
-    for (const Flag* f : {&r.ca_file, &r.ca_path, &r.client_cert, &r.client_key})
-        if (f->given() && f->text.empty())
-            return invalid(*f, "a path");
-    config.ca_file = r.ca_file.text;
-    config.ca_path = r.ca_path.text;
-    config.client_cert = r.client_cert.text;
-    config.client_key = r.client_key.text;
-    auto made = core::TlsContext::make(config);
-    if (auto* e = std::get_if<std::string>(&made)) {
-        // The context's words name the file; its flag goes in front, else --tls (OpenSSL
-        // itself missing, the system CA store).
-        const Flag* f = nullptr;
-        if (e->find("CA file") != std::string::npos)
-            f = &r.ca_file;
-        else if (e->find("CA directory") != std::string::npos)
-            f = &r.ca_path;
-        else if (e->find("client key") != std::string::npos)
-            f = &r.client_key;
-        else if (e->find("client certificate") != std::string::npos)
-            f = &r.client_cert;
-        else if (e->find("ALPN") != std::string::npos)
-            f = &r.alpn;
-        return UsageError{(f && f->given() ? f->name() : std::string("--tls")) + ": " + *e};
-    }
-    o.url_tls = std::get<core::TlsContext>(std::move(made));
-    if (!on)
-        return std::nullopt;
-    if (!o.check) {
-        o.check.emplace();
-        o.check->timeout = o.connect_timeout;
-    }
-    o.check->tls = o.url_tls;
-    o.check->starttls = starttls;
     return std::nullopt;
 }
 
