@@ -428,25 +428,39 @@ class Backoff(WatchCase):
 
 
 class Keepalive(WatchCase):
-    def keepalive_timer(self, *args):
-        """The ss timer field of the watched connection (None: no timer), with args."""
+    def keepalive_timer(self, *args, expect=None):
+        """The ss timer field of the watched connection (None: no timer), with args.
+
+        The `connected` line is written just before the held connection gets its socket
+        options, so on a loaded machine ss can run in between: with `expect`, ss is asked
+        again until the field says it (or 10 s pass)."""
         if shutil.which("ss") is None:
             print("skipped: ss (iproute2) is not installed", flush=True)
             self.skipTest("ss is not installed")
         server = self.behaviour_server(sw.hold())
         p = self.watch("--watch", "--json", *args, server.target)
         self.wait_connected(p)
-        out = subprocess.run(["ss", "-tno", "state", "established",
-                              f"( dport = :{server.port} )"],
-                             stdout=subprocess.PIPE, text=True, timeout=10).stdout
+        seen = {}
+
+        def timer():
+            out = subprocess.run(["ss", "-tno", "state", "established",
+                                  f"( dport = :{server.port} )"],
+                                 stdout=subprocess.PIPE, text=True, timeout=10).stdout
+            self.assertIn(f"127.0.0.1:{server.port}", out)
+            m = re.search(r"timer:\((\w+)", out)
+            seen["timer"] = m.group(1) if m else None
+            return seen["timer"] == expect
+
+        if expect is None:
+            timer()
+        else:
+            harness.wait_until(timer, timeout=10, interval=0.05)
         p.send_signal(signal.SIGINT)
         self.assertExit(p.wait(), 0)
-        self.assertIn(f"127.0.0.1:{server.port}", out)
-        m = re.search(r"timer:\((\w+)", out)
-        return m.group(1) if m else None
+        return seen["timer"]
 
     def test_keepalive_is_on_by_default(self):
-        self.assertEqual(self.keepalive_timer(), "keepalive")
+        self.assertEqual(self.keepalive_timer(expect="keepalive"), "keepalive")
 
     def test_keepalive_0_turns_it_off(self):
         self.assertIsNone(self.keepalive_timer("--keepalive", "0"))
