@@ -3,15 +3,12 @@
 #include "core/table_text.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <netinet/in.h>
 #include <sstream>
 #include <sys/stat.h>
 
 namespace tcpretry::core {
-
-namespace {} // namespace
 
 std::vector<SockAddr> hosts_lookup(std::string_view text, std::string_view name, Family family) {
     std::vector<SockAddr> found;
